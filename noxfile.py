@@ -1,0 +1,63 @@
+"""Checks for the whole monorepo: `nox` runs exactly what CI runs.
+
+Every session syncs its own virtualenv from the one `uv.lock` (`uv sync --frozen`), on the
+interpreter nox itself runs on (uv cannot download interpreters on our machines).
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests", "contract", "loadtest"]
+
+PACKAGES = ["packages/plugin", "packages/mock-soniox", "packages/loadtest"]
+TEST_DIRS = ["packages/mock-soniox/tests", "packages/plugin/tests"]
+
+
+def _sync(session: nox.Session, *extra: str) -> None:
+    """Install the locked workspace into this session's venv."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--frozen",
+        "--all-packages",
+        *extra,
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over every package and its tests."""
+    _sync(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the three packages and their tests."""
+    _sync(session)
+    session.run("mypy", *PACKAGES, "noxfile.py")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """pytest for the mock and the plugin (the load tests have their own session)."""
+    _sync(session)
+    for test_dir in TEST_DIRS:
+        session.run("pytest", test_dir, *session.posargs)
+
+
+@nox.session
+def contract(session: nox.Session) -> None:
+    """Placeholder: the official SDK and the PyPI 1.8.9 plugin against the mock (mock issue)."""
+    session.log("contract: placeholder until the mock protocol issue lands; nothing is tested yet")
+
+
+@nox.session
+def loadtest(session: nox.Session) -> None:
+    """Placeholder: the 30-second headless locust smoke against the mock (load-test issue)."""
+    session.log("loadtest: placeholder until the load-test issue lands; nothing is tested yet")

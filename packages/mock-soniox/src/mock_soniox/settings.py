@@ -1,0 +1,105 @@
+"""Every knob of the mock in one place.
+
+Defaults follow ../shared/reference/soniox-protocol.md; values the reference marks UNCONFIRMED are
+settings here, and their defaults are documented in the package README. Each field can also be set
+from the environment as ``MOCK_SONIOX_<FIELD>`` (upper case).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+ENV_PREFIX = "MOCK_SONIOX_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Immutable server settings; change them with :func:`dataclasses.replace`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    fixtures_dir: str | None = None
+    log_level: str = "INFO"
+
+    # Time: 1.0 paces output like the service, 0 sends as fast as possible. Timers scale with it
+    # too, except at 0 where they keep their real length (a zero-length timer would be useless).
+    time_scale: float = 1.0
+    seed: int = 0
+
+    # Auth: with no keys configured any non-empty key passes.
+    api_keys: tuple[str, ...] = ()
+    reject_upgrade_on_auth_error: bool = False  # default: accept, then in-band 401 and close
+
+    max_msg_size: int = 4 * 1024 * 1024
+
+    # STT timers and limits.
+    stt_idle_timeout_s: float = 20.0  # no audio and no keepalive -> 408
+    stt_config_timeout_s: float = 10.0  # UNCONFIRMED: how long to wait for the config frame
+    stt_max_session_s: float = 300 * 60.0  # 300 minutes of audio
+    stt_max_concurrent_per_key: int = 10  # -> 429 limit_exceeded
+    stt_empty_binary_finishes: bool = False  # UNCONFIRMED; default: empty binary is ignored
+    stt_result_interval_ms: int = 120  # how much new audio triggers a result message
+    stt_context_max_chars: int = 10_000
+
+    # TTS timers and limits.
+    tts_max_streams_per_connection: int = 5
+    tts_stream_idle_timeout_s: float = 10.0  # UNCONFIRMED: no text and no text_end -> 408
+    tts_stream_max_age_s: float = 120.0  # the service's 2-minute cap
+    tts_connection_idle_timeout_s: float = 30.0  # UNCONFIRMED: no message at all -> close 1001
+    tts_time_to_first_audio_ms: float = 150.0
+    tts_ms_per_char: float = 60.0  # synthetic speech length at speed 1.0
+    tts_realtime_factor: float = 4.0  # synthetic audio is produced this much faster than real time
+    tts_chunk_ms: int = 100
+    tts_max_text_chars: int = 5000
+
+    # Journal (issue: faults/journal) and misc.
+    journal_enabled: bool = True
+    journal_max_entries: int = 100_000
+
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def scaled(self, seconds: float) -> float:
+        """A pacing delay under the time scale (0 means no delay)."""
+        return seconds * self.time_scale
+
+    def timer(self, seconds: float) -> float:
+        """A timeout under the time scale; at scale 0 timers keep their real length."""
+        return seconds * self.time_scale if self.time_scale > 0 else seconds
+
+    def key_allowed(self, key: str | None) -> bool:
+        if not key:
+            return False
+        return not self.api_keys or key in self.api_keys
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``MOCK_SONIOX_*`` variables, then explicit overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or f.name == "extra":
+                continue
+            values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = str(f.type)
+    if kind.startswith("tuple"):
+        return tuple(part for part in (p.strip() for p in raw.split(",")) if part)
+    if kind.startswith("bool"):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: expected a boolean, got {raw!r}")
+    if kind.startswith("int"):
+        return int(raw)
+    if kind.startswith("float"):
+        return float(raw)
+    return raw
