@@ -22,7 +22,9 @@ async def test_health_and_readiness(mock_soniox: MockSoniox) -> None:
 
 
 @pytest.mark.parametrize("url_attr", ["stt_url", "tts_url"])
-async def test_wrong_key_gets_in_band_401_then_close(mock_soniox: MockSoniox, url_attr: str) -> None:
+async def test_wrong_key_gets_in_band_401_then_close(
+    mock_soniox: MockSoniox, url_attr: str
+) -> None:
     mock_soniox.configure(api_keys=("good",))
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(

@@ -24,6 +24,16 @@ logger = logging.getLogger("mock_soniox")
 _conn_ids = itertools.count(1)
 
 
+@dataclass(frozen=True)
+class StreamFault:
+    """A fault armed for one TTS stream: ``error`` (code), ``no_audio_end`` or ``slow`` (rtf)."""
+
+    kind: str
+    code: int | None = None
+    rtf: float | None = None
+    spec: str = ""
+
+
 @dataclass
 class StreamInfo:
     """What the admin API lists about one TTS stream."""
@@ -56,6 +66,20 @@ class Connection:
         self.opened = time.monotonic()
         self.streams: dict[str, StreamInfo] = {}
         self.fixture: str | None = None
+        # Progress the handlers keep up to date; the fault engine triggers on them.
+        self.frames_received = 0
+        self.audio_ms = 0.0  # STT: audio received so far, by the audio clock
+        self.streams_opened = 0  # TTS: streams started on this connection
+
+    # --- Hooks of the fault engine (faults.py). Handlers call them; they do nothing by default. ---
+
+    async def check_faults(self) -> bool:
+        """Called by a handler after each client frame; True when a fault ended the connection."""
+        return False
+
+    def stream_faults(self, index: int) -> list[StreamFault]:
+        """Faults armed for the ``index``-th stream (1-based) opened on this TTS connection."""
+        return []
 
     @property
     def closed(self) -> bool:
