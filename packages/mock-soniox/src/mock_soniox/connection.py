@@ -86,6 +86,8 @@ class Connection:
         return self.ws.closed
 
     def record_in(self, kind: str, data: Any = None, *, stream_id: str | None = None) -> None:
+        """Journal one client frame (handlers call it for every frame they receive)."""
+        self.frames_received += 1
         self.state.journal.record(
             self.id, self.endpoint, "c2s", kind, data, stream_id=stream_id, fixture=self.fixture
         )
