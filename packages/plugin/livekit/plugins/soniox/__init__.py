@@ -1,5 +1,26 @@
-"""Soniox streaming STT and multiplexed TTS for LiveKit Agents."""
+"""Soniox plugin for LiveKit Agents: streaming STT and multiplexed TTS.
 
+See https://docs.livekit.io/agents/integrations/stt/soniox/ for more information.
+"""
+
+from .stt import (
+    STT,
+    ContextGeneralItem,
+    ContextObject,
+    ContextTranslationTerm,
+    SpeechStream,
+    STTOptions,
+    TranslationConfig,
+)
 from .version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "STT",
+    "ContextGeneralItem",
+    "ContextObject",
+    "ContextTranslationTerm",
+    "STTOptions",
+    "SpeechStream",
+    "TranslationConfig",
+    "__version__",
+]
