@@ -11,8 +11,16 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .auth import SUBPROTOCOL, handshake_auth
-from .connection import Connection
-from .errors import MSG_BAD_KEY, ProtocolError
+from .connection import Connection, new_connection_id
+from .errors import MSG_BAD_KEY, ProtocolError, error_frame
+from .faults import (
+    ConnectionFaults,
+    FaultableWebSocketResponse,
+    FaultRegistry,
+    FaultSpecError,
+    HandshakeFaults,
+    parse_faults,
+)
 from .journal import Journal
 from .settings import Settings
 
@@ -34,18 +42,23 @@ class MockState:
         self.connections: dict[str, Connection] = {}
         self.stt_sessions_by_key: Counter[str] = Counter()
         self.rng = random.Random(settings.seed)
+        self.faults = FaultRegistry(settings.seed)
         self.ready = True
 
     def update(self, settings: Settings) -> None:
         """Swap in new settings; connections already open keep theirs."""
         self.settings = settings
         self.journal.enabled = settings.journal_enabled
+        if settings.journal_max_entries != self.journal.max_entries:
+            self.journal.resize(settings.journal_max_entries)
         self.rng = random.Random(settings.seed)
+        self.faults.seed = settings.seed
 
     def reset(self) -> None:
         """Back to the settings the app was created with, and an empty journal."""
         self.update(self.defaults)
         self.journal.clear()
+        self.faults.clear()
 
 
 STATE_KEY = web.AppKey("mock_soniox_state", MockState)
@@ -53,7 +66,7 @@ STATE_KEY = web.AppKey("mock_soniox_state", MockState)
 
 def create_app(settings: Settings | None = None) -> web.Application:
     """The mock as an aiohttp app: serve it, or hand it to ``aiohttp_client``."""
-    from . import stt, tts  # the endpoint modules import this one for types
+    from . import admin, stt, tts  # the endpoint modules import this one for types
 
     state = MockState(settings or Settings())
     app = web.Application()
@@ -62,6 +75,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get(TTS_PATH, _websocket_route(state, "tts", tts.run_session))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    admin.add_routes(app)
     app.on_shutdown.append(_close_all)
     return app
 
@@ -75,27 +89,33 @@ def _websocket_route(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         settings = state.settings
+        handshake = await _handshake_faults(state, endpoint, request)
+        if isinstance(handshake, web.StreamResponse):
+            return handshake
         auth = handshake_auth(request)
         bad_key = auth.key is not None and not settings.key_allowed(auth.key)
         if bad_key and settings.reject_upgrade_on_auth_error:
             logger.info("%s: refused upgrade: unauthenticated", endpoint)
             return web.json_response({"error_message": MSG_BAD_KEY}, status=401)
-        ws = web.WebSocketResponse(
+        ws = FaultableWebSocketResponse(
             protocols=(SUBPROTOCOL,) if auth.source == "subprotocol" else (),
             max_msg_size=settings.max_msg_size,
             autoping=True,
         )
         await ws.prepare(request)
         conn = Connection(state, endpoint, request, ws, auth)
+        conn.faults = ConnectionFaults(handshake.armed)
         state.connections[conn.id] = conn
-        conn.record_event("open", {"auth": auth.source})
+        conn.record_event("open", {"auth": auth.source, "faults": conn.faults.specs()})
         try:
             if auth.conflict:
                 await conn.fail(ProtocolError(400, "Send the API key in one place only."))
             elif bad_key:
                 await conn.fail(ProtocolError(401, MSG_BAD_KEY))
             else:
-                await session(conn)
+                conn.faults.start(conn)
+                if not await conn.check_faults():
+                    await session(conn)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -103,11 +123,40 @@ def _websocket_route(
             await conn.fail(ProtocolError(500, "Internal server error."))
         finally:
             state.connections.pop(conn.id, None)
+            await conn.faults.stop()
             await conn.close(1000)
             conn.record_event("closed")
         return ws
 
     return handler
+
+
+async def _handshake_faults(
+    state: MockState, endpoint: str, request: web.Request
+) -> HandshakeFaults | web.StreamResponse:
+    """Arm this connection's faults; wait and/or refuse before the upgrade when they say so."""
+    carried = [*request.query.getall("fault", []), *request.headers.getall("X-Mock-Fault", [])]
+    try:
+        armed = state.faults.arm(endpoint, parse_faults(carried))
+    except FaultSpecError as exc:
+        logger.info("%s: refused upgrade: bad fault spec: %s", endpoint, exc)
+        return web.json_response(error_frame(400, f"Invalid fault: {exc}"), status=400)
+    handshake = HandshakeFaults(armed)
+    if not armed:
+        return handshake
+    delay_ms = handshake.accept_delay_ms
+    if delay_ms > 0:
+        await asyncio.sleep(state.settings.timer(delay_ms / 1000.0))
+    refuse = handshake.refuse
+    if refuse is not None:
+        status = int(refuse.get("status", 503))
+        conn_id = new_connection_id(endpoint)
+        state.journal.record(
+            conn_id, endpoint, "event", "refused", {"status": status}, fault=refuse.text
+        )
+        logger.info("%s: refused upgrade with %d (fault %s)", conn_id, status, refuse.text)
+        return web.json_response(error_frame(status), status=status)
+    return handshake
 
 
 async def _healthz(request: web.Request) -> web.Response:

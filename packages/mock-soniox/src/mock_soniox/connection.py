@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from .auth import HandshakeAuth
 from .errors import ProtocolError, error_frame, from_exception
+from .faults import ConnectionFaults
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -44,6 +46,11 @@ class StreamInfo:
     started: float = field(default_factory=time.monotonic)
 
 
+def new_connection_id(endpoint: str) -> str:
+    """Ids are unique across both endpoints; refused handshakes take one too."""
+    return f"{endpoint}-{next(_conn_ids)}"
+
+
 class Connection:
     """A client's websocket, with the settings in force when it opened."""
 
@@ -70,16 +77,23 @@ class Connection:
         self.frames_received = 0
         self.audio_ms = 0.0  # STT: audio received so far, by the audio clock
         self.streams_opened = 0  # TTS: streams started on this connection
+        self.faults = ConnectionFaults.none()  # armed at the handshake (app.py)
+        self.aborted = False
 
     # --- Hooks of the fault engine (faults.py). Handlers call them; they do nothing by default. ---
 
     async def check_faults(self) -> bool:
         """Called by a handler after each client frame; True when a fault ended the connection."""
-        return False
+        return await self.faults.check(self)
 
     def stream_faults(self, index: int) -> list[StreamFault]:
         """Faults armed for the ``index``-th stream (1-based) opened on this TTS connection."""
-        return []
+        return self.faults.stream_faults(self, index)
+
+    @property
+    def stalled(self) -> bool:
+        """A ``stall`` fault fired: nothing more goes out, not even a pong."""
+        return self.faults.stall is not None
 
     @property
     def closed(self) -> bool:
@@ -92,15 +106,34 @@ class Connection:
             self.id, self.endpoint, "c2s", kind, data, stream_id=stream_id, fixture=self.fixture
         )
 
-    def record_event(self, kind: str, data: Any = None, *, stream_id: str | None = None) -> None:
+    def record_event(
+        self, kind: str, data: Any = None, *, stream_id: str | None = None, fault: str | None = None
+    ) -> None:
         self.state.journal.record(
-            self.id, self.endpoint, "event", kind, data, stream_id=stream_id, fixture=self.fixture
+            self.id,
+            self.endpoint,
+            "event",
+            kind,
+            data,
+            stream_id=stream_id,
+            fixture=self.fixture,
+            fault=fault,
         )
 
-    async def send_json(self, frame: dict[str, Any], *, kind: str) -> bool:
+    async def send_json(
+        self, frame: dict[str, Any], *, kind: str, fault: str | None = None
+    ) -> bool:
         """Send one JSON text frame; False when the client is already gone."""
         if self.ws.closed:
             return False
+        if self.stalled:
+            return True  # a stalled server sends nothing; the handler carries on unaware
+        delay = self.faults.send_delay_s(self)
+        if delay > 0:
+            await asyncio.sleep(delay)
+            if self.ws.closed:
+                return False
+            fault = fault or (self.faults.delay.text if self.faults.delay else None)
         stream_id = frame.get("stream_id")
         self.state.journal.record(
             self.id,
@@ -110,6 +143,7 @@ class Connection:
             _journal_view(frame),
             stream_id=stream_id if isinstance(stream_id, str) else None,
             fixture=self.fixture,
+            fault=fault,
         )
         try:
             await self.ws.send_str(json.dumps(frame, separators=(",", ":")))
@@ -129,20 +163,30 @@ class Connection:
             error_frame(code, message, error_type, stream_id=stream_id), kind="error"
         )
 
-    async def fail(self, exc: ProtocolError) -> None:
+    async def fail(self, exc: ProtocolError, *, fault: str | None = None) -> None:
         """Connection-level error: the error frame, one log line, then a normal close."""
         logger.info("%s: %d %s: %s", self.id, exc.code, exc.error_type, exc.message)
-        await self.send_json(from_exception(exc), kind="error")
-        await self.close(1000)
+        await self.send_json(from_exception(exc), kind="error", fault=fault)
+        await self.close(1000, fault=fault)
 
-    async def close(self, code: int = 1000, message: bytes = b"") -> None:
+    async def close(
+        self, code: int = 1000, message: bytes = b"", *, fault: str | None = None
+    ) -> None:
+        if self.aborted:
+            return
+        if self.stalled and not self.ws.closed:
+            self.abort()  # a stalled server sends no close frame either
+            return
         if not self.ws.closed:
-            self.record_event("close", {"code": code})
+            self.record_event("close", {"code": code}, fault=fault)
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self.ws.close(code=code, message=message)
 
     def abort(self) -> None:
         """Cut TCP without a close frame: the client sees 1006."""
+        if self.aborted:
+            return
+        self.aborted = True
         self.record_event("abort")
         transport = self.request.transport
         if transport is not None:

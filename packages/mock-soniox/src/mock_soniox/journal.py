@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +29,13 @@ class JournalEntry:
     fixture: str | None = None
     fault: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# Values that differ on every run; :meth:`Journal.export` replaces them with a placeholder.
+VOLATILE_KEYS = ("request_id",)
+
 
 class Journal:
     """Ring buffer of :class:`JournalEntry`; cheap enough to leave on, switchable for load runs."""
@@ -36,6 +46,7 @@ class Journal:
         self._seq = itertools.count(1)
         self._listeners: list[Callable[[JournalEntry], None]] = []
         self.enabled = enabled
+        self.dropped = 0  # entries the ring buffer has pushed out since the last clear()
 
     def record(
         self,
@@ -64,6 +75,8 @@ class Journal:
             fault,
         )
         with self._lock:
+            if len(self._entries) == self._entries.maxlen:
+                self.dropped += 1
             self._entries.append(entry)
             listeners = list(self._listeners)
         for listener in listeners:
@@ -83,9 +96,20 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.dropped = 0
+
+    @property
+    def max_entries(self) -> int:
+        maxlen = self._entries.maxlen
+        assert maxlen is not None
+        return maxlen
 
     def resize(self, max_entries: int) -> None:
+        """Change the ring buffer's size, keeping the newest entries."""
+        if max_entries < 1:
+            raise ValueError(f"journal size must be >= 1, got {max_entries}")
         with self._lock:
+            self.dropped += max(0, len(self._entries) - max_entries)
             self._entries = deque(self._entries, maxlen=max_entries)
 
     def subscribe(self, listener: Callable[[JournalEntry], None]) -> Callable[[], None]:
@@ -110,6 +134,24 @@ class Journal:
     ) -> list[JournalEntry]:
         return self.select(direction="s2c", kind=kind, conn_id=conn_id, endpoint=endpoint)
 
+    def events(
+        self, kind: str | None = None, *, conn_id: str | None = None, endpoint: str | None = None
+    ) -> list[JournalEntry]:
+        """What happened besides frames: open, close, closed, abort, fault, refused..."""
+        return self.select(direction="event", kind=kind, conn_id=conn_id, endpoint=endpoint)
+
+    def faults_applied(self, *, conn_id: str | None = None) -> list[str]:
+        """Fault specs that fired, in order (one per firing, per stream for stream faults)."""
+        return [e.fault for e in self.events("fault", conn_id=conn_id) if e.fault is not None]
+
+    def connection_ids(self, endpoint: str | None = None) -> list[str]:
+        """Connections seen, in the order they first appear."""
+        return list(dict.fromkeys(e.conn_id for e in self.select(endpoint=endpoint)))
+
+    def stream_ids(self, conn_id: str | None = None) -> list[str]:
+        """TTS stream ids seen, in the order they first appear."""
+        return list(dict.fromkeys(e.stream_id for e in self.select(conn_id=conn_id) if e.stream_id))
+
     def select(
         self,
         *,
@@ -118,6 +160,8 @@ class Journal:
         conn_id: str | None = None,
         endpoint: str | None = None,
         stream_id: str | None = None,
+        fault: str | None = None,
+        where: Callable[[JournalEntry], bool] | None = None,
     ) -> list[JournalEntry]:
         return [
             e
@@ -127,4 +171,88 @@ class Journal:
             and (conn_id is None or e.conn_id == conn_id)
             and (endpoint is None or e.endpoint == endpoint)
             and (stream_id is None or e.stream_id == stream_id)
+            and (fault is None or e.fault == fault)
+            and (where is None or where(e))
         ]
+
+    def export(
+        self,
+        entries: Iterable[JournalEntry] | None = None,
+        *,
+        events: bool = True,
+        by_connection: bool = True,
+    ) -> list[dict[str, Any]]:
+        """A normalised list ready for a syrupy snapshot: nothing in it varies between runs.
+
+        Connection ids become ``stt#1``, ``tts#1``... in order of appearance; times and sequence
+        numbers go; ``request_id`` values become a placeholder. ``by_connection`` groups entries by
+        connection (keeping each one's order), so concurrent connections do not make it flaky.
+        """
+        chosen = list(self.entries() if entries is None else entries)
+        if not events:
+            chosen = [e for e in chosen if e.direction != "event"]
+        labels: dict[str, str] = {}
+        per_endpoint: dict[str, int] = {}
+        for e in chosen:
+            if e.conn_id not in labels:
+                per_endpoint[e.endpoint] = per_endpoint.get(e.endpoint, 0) + 1
+                labels[e.conn_id] = f"{e.endpoint}#{per_endpoint[e.endpoint]}"
+        if by_connection:
+            order = {conn_id: i for i, conn_id in enumerate(labels)}
+            chosen.sort(key=lambda e: order[e.conn_id])  # stable: keeps each connection's order
+        out: list[dict[str, Any]] = []
+        for e in chosen:
+            item: dict[str, Any] = {"conn": labels[e.conn_id], "dir": e.direction, "kind": e.kind}
+            if e.stream_id is not None:
+                item["stream_id"] = e.stream_id
+            if e.data is not None:
+                item["data"] = _normalise(e.data)
+            if e.fixture is not None:
+                item["fixture"] = e.fixture
+            if e.fault is not None:
+                item["fault"] = e.fault
+            out.append(item)
+        return out
+
+    async def wait_for(
+        self, predicate: Callable[[JournalEntry], bool], within: float = 5.0
+    ) -> JournalEntry:
+        """The first entry (already recorded or still to come) matching ``predicate``.
+
+        Safe across threads: the mock may record from its own loop. Raises TimeoutError after
+        ``within`` seconds. The journal must be enabled.
+        """
+        loop = asyncio.get_running_loop()
+        found: asyncio.Future[JournalEntry] = loop.create_future()
+
+        def resolve(entry: JournalEntry) -> None:
+            if not found.done():
+                found.set_result(entry)
+
+        def listener(entry: JournalEntry) -> None:
+            if predicate(entry):
+                with contextlib.suppress(RuntimeError):  # the waiting loop may be gone
+                    loop.call_soon_threadsafe(resolve, entry)
+
+        unsubscribe = self.subscribe(listener)
+        try:
+            for entry in self.entries():
+                if predicate(entry):
+                    return entry
+            try:
+                return await asyncio.wait_for(found, within)
+            except TimeoutError:
+                raise TimeoutError(f"no journal entry matched within {within} s") from None
+        finally:
+            unsubscribe()
+
+
+def _normalise(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {
+            k: f"<{k}>" if k in VOLATILE_KEYS and v is not None else _normalise(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_normalise(v) for v in data]
+    return data

@@ -1,0 +1,374 @@
+"""The control plane: JSON over HTTP under ``/__admin/``, served to loopback clients only.
+
+Every operation is a plain function on :class:`MockState` run on the server's loop, so the pytest
+fixture (``MockSoniox``) and the HTTP routes do exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from aiohttp import web
+
+from .auth import redact
+from .faults import FaultSpecError
+from .journal import Direction, JournalEntry
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .app import MockState
+    from .connection import Connection
+
+logger = logging.getLogger("mock_soniox")
+
+PREFIX = "/__admin"
+FIXED_SETTINGS = ("host", "port")  # bound before anyone can patch them
+_SENDABLE_CLOSE = {1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)}
+
+
+class AdminError(Exception):
+    """A control-plane request that cannot be honoured; ``status`` is its HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# --- operations (call them on the server's loop) ---
+
+
+def connection_info(conn: Connection) -> dict[str, Any]:
+    now = time.monotonic()
+    return {
+        "id": conn.id,
+        "endpoint": conn.endpoint,
+        "age_ms": round((now - conn.opened) * 1000.0, 1),
+        "frames_received": conn.frames_received,
+        "audio_ms": conn.audio_ms,
+        "streams_opened": conn.streams_opened,
+        "streams": [
+            {
+                "stream_id": s.stream_id,
+                "model": s.model,
+                "voice": s.voice,
+                "age_ms": round((now - s.started) * 1000.0, 1),
+            }
+            for s in conn.streams.values()
+        ],
+        "faults": conn.faults.specs(),
+        "faults_fired": list(conn.faults.fired),
+        "stalled": conn.stalled,
+        "fixture": conn.fixture,
+    }
+
+
+def list_connections(state: MockState) -> list[dict[str, Any]]:
+    return [connection_info(c) for c in state.connections.values()]
+
+
+def _connection(state: MockState, conn_id: str) -> Connection:
+    conn = state.connections.get(conn_id)
+    if conn is None:
+        raise AdminError(404, f"no live connection {conn_id!r}")
+    return conn
+
+
+def add_fault(state: MockState, spec: str) -> dict[str, Any]:
+    """Arm ``spec`` for every new connection it applies to (until cleared or healed)."""
+    try:
+        rule = state.faults.add(spec)
+    except FaultSpecError as exc:
+        raise AdminError(400, str(exc)) from None
+    logger.info("admin: fault %s armed as %s", rule.spec.text, rule.id)
+    return rule.describe()
+
+
+def list_faults(state: MockState) -> list[dict[str, Any]]:
+    return [rule.describe() for rule in state.faults.rules()]
+
+
+def remove_fault(state: MockState, rule_id: str) -> None:
+    if not state.faults.remove(rule_id):
+        raise AdminError(404, f"no fault {rule_id!r}")
+
+
+def clear_faults(state: MockState) -> None:
+    state.faults.clear()
+
+
+async def close_connection(state: MockState, conn_id: str, code: int = 1000) -> None:
+    """Close a live connection with ``code``; 1006 cuts TCP instead (no close frame)."""
+    conn = _connection(state, conn_id)
+    if code == 1006:
+        conn.record_event("admin", {"op": "close", "code": code})
+        conn.abort()
+        return
+    if code not in _SENDABLE_CLOSE:
+        raise AdminError(
+            400, f"{code} is not a close code a server can send (1000-1003, 1007-1014, 3000-4999)"
+        )
+    conn.record_event("admin", {"op": "close", "code": code})
+    await conn.close(code)
+
+
+async def push(state: MockState, conn_id: str, frame: Any) -> None:
+    """Send ``frame`` (a JSON object) to a live connection as if the server had produced it."""
+    if not isinstance(frame, dict):
+        raise AdminError(400, "a pushed frame must be a JSON object")
+    conn = _connection(state, conn_id)
+    if not await conn.send_json(frame, kind="push"):
+        raise AdminError(409, f"connection {conn_id!r} is closing")
+
+
+def settings_view(settings: Settings) -> dict[str, Any]:
+    view = dataclasses.asdict(settings)
+    view["api_keys"] = [redact(k) for k in settings.api_keys]
+    return view
+
+
+def patch_settings(state: MockState, changes: dict[str, Any]) -> Settings:
+    """Change settings for connections opened from now on; every value is type-checked."""
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        f = known.get(name)
+        if f is None:
+            raise AdminError(400, f"unknown setting {name!r}")
+        if name in FIXED_SETTINGS:
+            raise AdminError(400, f"{name} cannot change while the server is listening")
+        values[name] = _coerce(name, str(f.type), value)
+    if values.get("time_scale", 0.0) < 0:
+        raise AdminError(400, "time_scale must be >= 0")
+    if values.get("journal_max_entries", 1) < 1:
+        raise AdminError(400, "journal_max_entries must be >= 1")
+    new = dataclasses.replace(state.settings, **values)
+    state.update(new)
+    return new
+
+
+def _coerce(name: str, kind: str, value: Any) -> Any:
+    def bad(expected: str) -> AdminError:
+        return AdminError(400, f"{name} must be {expected}, got {value!r}")
+
+    optional = kind.endswith("| None")
+    if value is None:
+        if optional:
+            return None
+        raise bad("set (not null)")
+    base = kind.removesuffix("| None").strip()
+    if base == "bool":
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if base == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if base == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("a number")
+        return float(value)
+    if base == "str":
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    if base.startswith("tuple"):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise bad("a list of strings")
+        return tuple(value)
+    return value
+
+
+def journal_query(state: MockState, query: dict[str, str]) -> dict[str, Any]:
+    """The journal (filtered by ``direction kind conn_id endpoint stream_id fault``) as JSON."""
+    filters = ("direction", "kind", "conn_id", "endpoint", "stream_id", "fault")
+    unknown = sorted(set(query) - {*filters, "format"})
+    if unknown:
+        raise AdminError(400, f"unknown journal filter(s): {', '.join(unknown)}")
+    fmt = query.get("format", "raw")
+    if fmt not in ("raw", "normalised", "normalized"):
+        raise AdminError(400, "format must be raw or normalised")
+    direction = query.get("direction")
+    if direction not in (None, "c2s", "s2c", "event"):
+        raise AdminError(400, "direction must be c2s, s2c or event")
+    journal = state.journal
+    entries: list[JournalEntry] = journal.select(
+        direction=cast(Direction | None, direction),
+        kind=query.get("kind"),
+        conn_id=query.get("conn_id"),
+        endpoint=query.get("endpoint"),
+        stream_id=query.get("stream_id"),
+        fault=query.get("fault"),
+    )
+    body: dict[str, Any] = {
+        "enabled": journal.enabled,
+        "max_entries": journal.max_entries,
+        "dropped": journal.dropped,
+    }
+    if fmt == "raw":
+        body["entries"] = [e.to_dict() for e in entries]
+    else:
+        body["entries"] = journal.export(entries)
+    return body
+
+
+# --- HTTP ---
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_dumps = functools.partial(json.dumps, default=str)
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+def _admin(handler: Handler) -> Handler:
+    """Loopback callers only; :class:`AdminError` becomes a JSON error response."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        if not _is_loopback(request.remote):
+            return _json({"error": "the admin API is served to loopback clients only"}, 403)
+        try:
+            return await handler(request)
+        except AdminError as exc:
+            return _json({"error": exc.message}, exc.status)
+
+    return wrapper
+
+
+def _is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+async def _body(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return None
+    text = await request.text()
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AdminError(400, f"request body is not JSON: {exc}") from None
+
+
+def _state(request: web.Request) -> MockState:
+    from .app import state_of
+
+    return state_of(request.app)
+
+
+@_admin
+async def _get_connections(request: web.Request) -> web.StreamResponse:
+    return _json({"connections": list_connections(_state(request))})
+
+
+@_admin
+async def _get_connection(request: web.Request) -> web.StreamResponse:
+    return _json(connection_info(_connection(_state(request), request.match_info["id"])))
+
+
+@_admin
+async def _post_close(request: web.Request) -> web.StreamResponse:
+    body = await _body(request) or {}
+    code = body.get("code", 1000) if isinstance(body, dict) else None
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise AdminError(400, 'body must be {"code": <close code>}')
+    await close_connection(_state(request), request.match_info["id"], code)
+    return _json({"closed": request.match_info["id"], "code": code})
+
+
+@_admin
+async def _post_push(request: web.Request) -> web.StreamResponse:
+    await push(_state(request), request.match_info["id"], await _body(request))
+    return _json({"pushed": request.match_info["id"]})
+
+
+@_admin
+async def _get_faults(request: web.Request) -> web.StreamResponse:
+    return _json({"faults": list_faults(_state(request))})
+
+
+@_admin
+async def _post_fault(request: web.Request) -> web.StreamResponse:
+    if request.content_type == "text/plain":
+        spec: Any = (await request.text()).strip()
+    else:
+        body = await _body(request)
+        spec = body.get("spec") if isinstance(body, dict) else None
+    if not isinstance(spec, str) or not spec:
+        raise AdminError(400, 'body must be {"spec": "NAME[:key=value,...]"}')
+    return _json(add_fault(_state(request), spec), 201)
+
+
+@_admin
+async def _delete_faults(request: web.Request) -> web.StreamResponse:
+    clear_faults(_state(request))
+    return _json({"faults": []})
+
+
+@_admin
+async def _delete_fault(request: web.Request) -> web.StreamResponse:
+    remove_fault(_state(request), request.match_info["id"])
+    return _json({"removed": request.match_info["id"]})
+
+
+@_admin
+async def _get_journal(request: web.Request) -> web.StreamResponse:
+    return _json(journal_query(_state(request), dict(request.query)))
+
+
+@_admin
+async def _delete_journal(request: web.Request) -> web.StreamResponse:
+    _state(request).journal.clear()
+    return _json({"entries": []})
+
+
+@_admin
+async def _post_reset(request: web.Request) -> web.StreamResponse:
+    _state(request).reset()
+    return _json({"reset": True})
+
+
+@_admin
+async def _get_settings(request: web.Request) -> web.StreamResponse:
+    return _json(settings_view(_state(request).settings))
+
+
+@_admin
+async def _patch_settings(request: web.Request) -> web.StreamResponse:
+    body = await _body(request)
+    if not isinstance(body, dict):
+        raise AdminError(400, 'body must be a JSON object of settings, e.g. {"time_scale": 0}')
+    return _json(settings_view(patch_settings(_state(request), body)))
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(f"{PREFIX}/connections", _get_connections)
+    r.add_get(f"{PREFIX}/connections/{{id}}", _get_connection)
+    r.add_post(f"{PREFIX}/connections/{{id}}/close", _post_close)
+    r.add_post(f"{PREFIX}/connections/{{id}}/push", _post_push)
+    r.add_get(f"{PREFIX}/faults", _get_faults)
+    r.add_post(f"{PREFIX}/faults", _post_fault)
+    r.add_delete(f"{PREFIX}/faults", _delete_faults)
+    r.add_delete(f"{PREFIX}/faults/{{id}}", _delete_fault)
+    r.add_get(f"{PREFIX}/journal", _get_journal)
+    r.add_delete(f"{PREFIX}/journal", _delete_journal)
+    r.add_post(f"{PREFIX}/reset", _post_reset)
+    r.add_get(f"{PREFIX}/settings", _get_settings)
+    r.add_patch(f"{PREFIX}/settings", _patch_settings)
