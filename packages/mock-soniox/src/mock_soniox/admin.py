@@ -33,7 +33,7 @@ FIXED_SETTINGS = ("host", "port")  # bound before anyone can patch them
 _SENDABLE_CLOSE = {1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)}
 
 
-class AdminError(Exception):
+class AdminError(ValueError):
     """A control-plane request that cannot be honoured; ``status`` is its HTTP status."""
 
     def __init__(self, status: int, message: str) -> None:

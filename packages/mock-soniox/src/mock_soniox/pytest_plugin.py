@@ -7,12 +7,13 @@ Tests run with ``time_scale=0`` (no pacing) unless they ``configure`` otherwise.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
 
+from . import admin
 from .journal import Journal
 from .server import ThreadedMockServer
 from .settings import Settings
@@ -20,11 +21,38 @@ from .settings import Settings
 TEST_SETTINGS = Settings(port=0, time_scale=0.0)
 
 
-class MockSoniox:
-    """What a test sees of the running mock."""
+class FaultControl:
+    """``mock_soniox.faults``: arm faults for every new connection they apply to.
+
+    Rules last until :meth:`clear` or the end of the test; ``times=N`` heals one after N firings.
+    """
 
     def __init__(self, server: ThreadedMockServer) -> None:
         self._server = server
+
+    def add(self, spec: str) -> dict[str, Any]:
+        """Arm ``spec`` (``NAME[:key=value,...]``); returns its id, canonical spec and count."""
+        rule: dict[str, Any] = self._server.call(admin.add_fault, self._server.mock.state, spec)
+        return rule
+
+    def remove(self, rule_id: str) -> None:
+        self._server.call(admin.remove_fault, self._server.mock.state, rule_id)
+
+    def clear(self) -> None:
+        """Disarm every rule and forget every ``times``/``p`` count."""
+        self._server.call(admin.clear_faults, self._server.mock.state)
+
+    def list(self) -> list[dict[str, Any]]:
+        rules: list[dict[str, Any]] = self._server.call(admin.list_faults, self._server.mock.state)
+        return rules
+
+
+class MockSoniox:
+    """What a test sees of the running mock: the admin API's operations, in Python."""
+
+    def __init__(self, server: ThreadedMockServer) -> None:
+        self._server = server
+        self.faults = FaultControl(server)
 
     @property
     def stt_url(self) -> str:
@@ -46,12 +74,39 @@ class MockSoniox:
     def journal(self) -> Journal:
         return self._server.mock.state.journal
 
+    @property
+    def admin_url(self) -> str:
+        return self._server.mock.base_url + admin.PREFIX
+
     def configure(self, **overrides: Any) -> Settings:
-        """Change settings for connections opened from now on (until the test ends)."""
-        state = self._server.mock.state
-        new = dataclasses.replace(state.settings, **overrides)
-        self._server.call(state.update, new)
+        """Change settings for connections opened from now on (until the test ends).
+
+        Values are type-checked as ``PATCH /__admin/settings`` checks them (ValueError if wrong).
+        """
+        new: Settings = self._server.call(admin.patch_settings, self._server.mock.state, overrides)
         return new
+
+    patch_settings = configure
+
+    def connections(self) -> list[dict[str, Any]]:
+        """Live connections and their streams, as ``GET /__admin/connections`` lists them."""
+        conns: list[dict[str, Any]] = self._server.call(
+            admin.list_connections, self._server.mock.state
+        )
+        return conns
+
+    async def close_connection(self, conn_id: str, code: int = 1000) -> None:
+        """Close a live connection with ``code`` (1006: cut TCP, no close frame)."""
+        await self._on_server(admin.close_connection(self._server.mock.state, conn_id, code))
+
+    async def push(self, conn_id: str, frame: dict[str, Any]) -> None:
+        """Send ``frame`` to a live connection as if the server had produced it."""
+        await self._on_server(admin.push(self._server.mock.state, conn_id, frame))
+
+    async def _on_server(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` on the server's loop; await it without blocking this one."""
+        future = asyncio.run_coroutine_threadsafe(coro, self._server.loop)
+        await asyncio.wait_for(asyncio.wrap_future(future), timeout=30)
 
     def connection_ids(self) -> list[str]:
         state = self._server.mock.state
