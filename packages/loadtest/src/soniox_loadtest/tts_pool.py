@@ -1,0 +1,349 @@
+"""Shared TTS websockets for gevent users: K streams per socket, one reader greenlet per socket.
+
+Each :class:`SharedTTSConnection` owns one websocket-client socket (cooperative once locust has
+monkey-patched the process), a send lock, and a reader greenlet that routes every frame to the
+inbox of its ``stream_id``. Users take a slot in a connection from :class:`ConnectionPool`; a
+socket that dies is reconnected by the next stream that needs it, and that counts as a reconnect.
+
+This module imports gevent but not locust; it reports through a ``fire`` callback with locust's
+request-event keywords.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import gevent
+import gevent.lock
+import gevent.queue
+import websocket
+
+from .metrics import RunTotals
+from .tts_stream import ConnectionLost, TTSStreamState
+
+Item = tuple[float, "dict[str, Any] | ConnectionLost"]  # (perf_counter time, frame or loss)
+KEEPALIVE_EVERY_S = 10.0  # the service wants a message at least every 20-30 s
+_READ_POLL_S = 2.0  # how often an idle reader wakes to send keepalives or notice a close
+_stream_ids = itertools.count(1)
+
+
+class Inbox(Protocol):
+    """A stream's gevent queue of :data:`Item`."""
+
+    def put(self, item: Item) -> None: ...
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Item: ...
+
+
+def drop_socket(ws: websocket.WebSocket) -> None:
+    """Wake any reader with a shutdown and close the socket; safe to call twice."""
+    ws.abort()  # type: ignore[no-untyped-call]
+    ws.shutdown()  # type: ignore[no-untyped-call]
+
+
+class Fire(Protocol):
+    """locust's ``events.request.fire`` signature (the subset we use)."""
+
+    def __call__(
+        self,
+        *,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        exception: BaseException | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class SendFailed(Exception):
+    """The shared socket is gone; the stream fails and the next one reconnects."""
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """What one TTS stream sends: its config (without stream_id) and its text chunks."""
+
+    config: dict[str, Any]
+    texts: tuple[str, ...]
+    timeout_s: float = 30.0
+    text_gap_s: float = 0.0  # pause between text chunks, like an LLM producing sentences
+    bytes_per_s: int | None = None
+
+
+class SharedTTSConnection:
+    """One TTS websocket shared by several users' streams."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        fire: Fire,
+        totals: RunTotals,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.api_key = api_key
+        self.fire = fire
+        self.totals = totals
+        self.connect_timeout_s = connect_timeout_s
+        self.users = 0
+        self.inboxes: dict[str, Inbox] = {}
+        self._ws: websocket.WebSocket | None = None
+        self._reader: gevent.Greenlet | None = None
+        self._send_lock = gevent.lock.BoundedSemaphore()
+        self._connect_lock = gevent.lock.BoundedSemaphore()
+        self._connects = 0
+        self._closing = False
+        self._last_sent = 0.0
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and self._ws.connected
+
+    def ensure_connected(self) -> None:
+        """Connect if not connected; only one greenlet connects, the others wait for it."""
+        with self._connect_lock:
+            if self.connected:
+                return
+            self._discard_socket()
+            started = time.perf_counter()
+            name = "tts reconnect" if self._connects else "tts connect"
+            try:
+                ws = websocket.create_connection(
+                    self.url,
+                    header=[f"Authorization: Bearer {self.api_key}"],
+                    timeout=self.connect_timeout_s,
+                    enable_multithread=False,
+                )
+            except Exception as exc:
+                self.fire(
+                    request_type="WS",
+                    name=name,
+                    response_time=(time.perf_counter() - started) * 1000.0,
+                    response_length=0,
+                    exception=exc,
+                )
+                raise SendFailed(f"connect failed: {exc}") from exc
+            ws.settimeout(_READ_POLL_S)
+            self.fire(
+                request_type="WS",
+                name=name,
+                response_time=(time.perf_counter() - started) * 1000.0,
+                response_length=0,
+            )
+            if self._connects:
+                self.totals.reconnects += 1
+            self._connects += 1
+            self.totals.connections_opened += 1
+            self._ws = ws
+            self._last_sent = time.perf_counter()
+            self._closing = False
+            self._reader = gevent.spawn(self._read_loop, ws)
+
+    def open_stream(self, stream_id: str) -> Inbox:
+        inbox: Inbox = gevent.queue.Queue()
+        self.inboxes[stream_id] = inbox
+        return inbox
+
+    def close_stream(self, stream_id: str) -> None:
+        self.inboxes.pop(stream_id, None)
+
+    def send(self, frame: dict[str, Any]) -> None:
+        ws = self._ws
+        if ws is None or not ws.connected:
+            raise SendFailed("socket not connected")
+        payload = json.dumps(frame)
+        try:
+            with self._send_lock:  # one frame at a time, however the greenlets interleave
+                ws.send(payload)
+        except (websocket.WebSocketException, OSError) as exc:
+            raise SendFailed(f"send failed: {exc}") from exc
+        self._last_sent = time.perf_counter()
+
+    def close(self, timeout_s: float = 3.0) -> None:
+        """Close frame, then wait (bounded) for the reader to see the server's close."""
+        ws, reader = self._ws, self._reader
+        self._closing = True
+        if ws is not None and ws.connected:
+            try:
+                with self._send_lock:
+                    ws.send_close()
+            except (websocket.WebSocketException, OSError):
+                pass
+        if reader is not None:
+            reader.join(timeout=timeout_s)
+        self._discard_socket()
+
+    def _discard_socket(self) -> None:
+        ws, reader = self._ws, self._reader
+        self._ws, self._reader = None, None
+        if ws is not None:
+            drop_socket(ws)
+        if reader is not None and not reader.dead:
+            reader.kill(block=True, timeout=2.0)
+
+    def _read_loop(self, ws: websocket.WebSocket) -> None:
+        lost = ConnectionLost("closed by client")
+        try:
+            while True:
+                try:
+                    opcode, data = ws.recv_data()
+                except websocket.WebSocketTimeoutException:
+                    if self._closing:
+                        break
+                    self._keepalive_if_due()
+                    continue
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+                    lost = ConnectionLost(f"closed by server ({code})", lost.code)
+                    break
+                if opcode != websocket.ABNF.OPCODE_TEXT:
+                    continue  # TTS is JSON text only; nothing to route
+                now = time.perf_counter()
+                frame = json.loads(data)
+                stream_id = frame.get("stream_id")
+                if stream_id is None:
+                    if "error_code" in frame:  # connection-level: the server closes next
+                        code = frame.get("error_code")
+                        lost = ConnectionLost(
+                            f"{code} {frame.get('error_type', 'error')}",
+                            code if isinstance(code, int) else None,
+                        )
+                    continue
+                inbox = self.inboxes.get(stream_id)
+                if inbox is not None:  # frames for streams we gave up on are dropped
+                    inbox.put((now, frame))
+                self._keepalive_if_due()
+        except (websocket.WebSocketException, OSError, ValueError) as exc:
+            if not self._closing:
+                lost = ConnectionLost(f"1006 {type(exc).__name__}")
+        finally:
+            drop_socket(ws)
+            now = time.perf_counter()
+            for inbox in list(self.inboxes.values()):
+                inbox.put((now, lost))
+
+    def _keepalive_if_due(self) -> None:
+        if time.perf_counter() - self._last_sent >= KEEPALIVE_EVERY_S and not self._closing:
+            with contextlib.suppress(SendFailed):  # a dead socket shows up on the next read
+                self.send({"keep_alive": True})
+
+
+class ConnectionPool:
+    """Gives each user a slot on a connection with fewer than K users; closes empty ones."""
+
+    def __init__(
+        self, factory: Callable[[], SharedTTSConnection], streams_per_connection: int
+    ) -> None:
+        if streams_per_connection < 1:
+            raise ValueError("streams per connection must be at least 1")
+        self.factory = factory
+        self.streams_per_connection = streams_per_connection
+        self.connections: list[SharedTTSConnection] = []
+
+    def acquire(self) -> SharedTTSConnection:
+        for conn in self.connections:
+            if conn.users < self.streams_per_connection:
+                conn.users += 1
+                return conn
+        conn = self.factory()
+        conn.users = 1
+        self.connections.append(conn)
+        return conn
+
+    def release(self, conn: SharedTTSConnection) -> None:
+        conn.users -= 1
+        if conn.users <= 0:
+            if conn in self.connections:
+                self.connections.remove(conn)
+            conn.close()
+
+    def close_all(self) -> None:
+        for conn in list(self.connections):
+            conn.close()
+        self.connections.clear()
+
+
+def new_stream_id() -> str:
+    return f"lt-{os.getpid()}-{next(_stream_ids)}"
+
+
+def run_stream(conn: SharedTTSConnection, plan: StreamPlan, totals: RunTotals) -> TTSStreamState:
+    """One stream start to finish; never raises for protocol or socket trouble, it records it."""
+    stream_id = new_stream_id()
+    state = TTSStreamState(stream_id, time.perf_counter(), plan.bytes_per_s)
+    totals.stream_started()
+    try:
+        conn.ensure_connected()
+    except SendFailed as exc:
+        state.on_connection_lost(ConnectionLost(str(exc)), time.perf_counter())
+        totals.stream_finished(state.failure.label if state.failure else None)
+        return state
+    inbox = conn.open_stream(stream_id)
+    interrupted = False
+    try:
+        state.sent_at = time.perf_counter()
+        deadline = state.sent_at + plan.timeout_s
+        conn.send({**plan.config, "stream_id": stream_id})
+        for index, text in enumerate(plan.texts):
+            if index and plan.text_gap_s:
+                _drain(inbox, state, min(deadline, time.perf_counter() + plan.text_gap_s))
+                if state.done:
+                    break
+            conn.send({"stream_id": stream_id, "text": text})
+        if not state.done:
+            conn.send({"stream_id": stream_id, "text_end": True})
+            _drain(inbox, state, deadline)
+        if not state.done:
+            state.on_timeout(time.perf_counter())
+            _cancel(conn, stream_id, inbox, state)
+    except SendFailed as exc:
+        state.on_connection_lost(ConnectionLost(str(exc)), time.perf_counter())
+    except BaseException:  # the user was stopped mid-stream: neither a success nor a failure
+        interrupted = True
+        raise
+    finally:
+        conn.close_stream(stream_id)
+        totals.audio_frames += state.audio_frames
+        totals.audio_bytes += state.audio_bytes
+        totals.audio_ms += (state.audio_seconds or 0.0) * 1000.0
+        if interrupted:
+            totals.stream_abandoned()
+        else:
+            totals.stream_finished(state.failure.label if state.failure else None)
+    return state
+
+
+def _drain(inbox: Inbox, state: TTSStreamState, until: float) -> None:
+    """Apply frames to ``state`` until it is done or ``until`` (perf_counter) passes."""
+    while not state.done:
+        remaining = until - time.perf_counter()
+        if remaining <= 0:
+            return
+        try:
+            at, item = inbox.get(timeout=remaining)
+        except gevent.queue.Empty:
+            return
+        if isinstance(item, ConnectionLost):
+            state.on_connection_lost(item, at)
+        else:
+            state.on_frame(item, at)
+
+
+def _cancel(conn: SharedTTSConnection, stream_id: str, inbox: Inbox, state: TTSStreamState) -> None:
+    """Free the server's slot for a stream we gave up on; wait briefly for its terminated."""
+    try:
+        conn.send({"stream_id": stream_id, "cancel": True})
+    except SendFailed:
+        return
+    ender = TTSStreamState(stream_id, state.sent_at, None)
+    ender.cancelled = True
+    _drain(inbox, ender, time.perf_counter() + 2.0)
