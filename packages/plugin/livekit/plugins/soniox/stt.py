@@ -7,26 +7,47 @@ the ``SONIOX_STT_URL`` environment override.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 import os
+import time
 from dataclasses import dataclass
 from typing import Literal, Never
 
 import aiohttp
 from livekit.agents import (
     DEFAULT_API_CONNECT_OPTIONS,
+    APIConnectionError,
     APIConnectOptions,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
     stt,
     utils,
 )
+from livekit.agents.metrics import STTMetrics
+from livekit.agents.metrics.base import Metadata
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 
+from ._stt_audio import SAMPLE_BYTES, ReplayBuffer, frame_to_pcm
 from ._stt_config import build_config
+from ._stt_transcript import TranscriptAssembler, merge_speech_data
+from .log import logger
 
 BASE_URL = "wss://stt-rt.soniox.com/transcribe-websocket"
 URL_ENV = "SONIOX_STT_URL"
 API_KEY_ENV = "SONIOX_API_KEY"
+
+KEEPALIVE_S = 5.0  # a keepalive after this long without audio (the service drops idle at 20 s)
+HEARTBEAT_S = 10.0  # websocket ping period; no pong within half of it ends the connection
+REPLAY_MAX_S = 60.0  # at most this much unfinalized audio is kept for re-sending
+USAGE_REPORT_MS = 30_000  # report usage at least this often even without endpoints
+REPLAY_CHUNK_MS = 100  # re-sent audio goes out in chunks of this size
+_KEEPALIVE = json.dumps({"type": "keepalive"})
+_FINALIZE = json.dumps({"type": "finalize"})
+_END_OF_AUDIO = ""
 
 
 @dataclass
@@ -174,6 +195,11 @@ class STT(stt.STT[Never]):
         self._base_url = base_url
         self._http_session = http_session
         self._params = params
+        # Streams report recognize()'s usage themselves (RECOGNITION_USAGE -> STTMetrics).
+        self._recognize_metrics_needed = False
+        self._heartbeat_s = HEARTBEAT_S
+        self._keepalive_s = KEEPALIVE_S
+        self._replay_max_s = REPLAY_MAX_S
 
     @property
     def model(self) -> str:
@@ -234,7 +260,25 @@ class STT(stt.STT[Never]):
         language: NotGivenOr[str] = NOT_GIVEN,
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
-        raise NotImplementedError("recognize() arrives with the streaming implementation")
+        """Offline recognition over the same websocket: send the audio, finish, collect."""
+        frames = buffer if isinstance(buffer, list) else [buffer]
+        # The framework's recognize() retries; the inner session must not retry on its own.
+        once = dataclasses.replace(conn_options, max_retry=0)
+        finals: list[stt.SpeechData] = []
+        request_id = ""
+        async with self.stream(language=language, conn_options=once) as stream:
+            for frame in frames:
+                stream.push_frame(frame)
+            stream.end_input()
+            async for event in stream:
+                request_id = event.request_id
+                if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT and event.alternatives:
+                    finals.append(event.alternatives[0])
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+            request_id=request_id,
+            alternatives=[merge_speech_data(finals, fallback_language=language or "")],
+        )
 
     def stream(
         self,
@@ -247,7 +291,12 @@ class STT(stt.STT[Never]):
 
 
 class SpeechStream(stt.SpeechStream):
-    """One streaming recognition session (see the module docstring)."""
+    """One streaming recognition session.
+
+    The framework's retry loop (``conn_options``) calls ``_run`` once per connection; everything
+    that must survive a reconnect lives on the stream: the replay buffer of audio not yet covered
+    by final results, the open utterance, the end-of-input state and the usage counters.
+    """
 
     def __init__(
         self,
@@ -256,9 +305,276 @@ class SpeechStream(stt.SpeechStream):
         conn_options: APIConnectOptions,
         language: NotGivenOr[str] = NOT_GIVEN,
     ) -> None:
-        super().__init__(stt=stt, conn_options=conn_options, sample_rate=stt._params.sample_rate)
+        opts = stt.options
+        super().__init__(stt=stt, conn_options=conn_options, sample_rate=opts.sample_rate)
         self._soniox = stt
-        self._language = language if is_given(language) else None
+        self._opts = opts
+        self._config = build_config(opts, language=language if is_given(language) else None)
+        hints = self._config.get("language_hints") or [""]
+        self._frame_bytes = SAMPLE_BYTES * opts.num_channels
+        self._bytes_per_s = opts.sample_rate * self._frame_bytes
+        self._replay = ReplayBuffer(
+            frame_bytes=self._frame_bytes,
+            max_bytes=int(stt._replay_max_s * self._bytes_per_s),
+        )
+        self._transcript = TranscriptAssembler(
+            request_id=utils.shortuuid(), fallback_language=str(hints[0])
+        )
+        self._base_offset: float | None = None
+        self._input_ended = False  # the input channel is closed and drained
+        self._finalize_pending = False  # a finalize was sent and its <fin> has not come back
+        self._sessions = 0
+        self._session_start = 0  # replay position where the current session's audio begins
+        self._session_total_ms = 0  # the current session's total_audio_proc_ms
+        self._unreported_ms = 0
+        self._unreported_tokens = 0
+        self._last_audio_sent = time.monotonic()
+
+    @property
+    def request_id(self) -> str:
+        return self._transcript.request_id
 
     async def _run(self) -> None:
-        raise NotImplementedError("streaming arrives in the next commit")
+        # Our timeline comes from the audio itself (replay positions), so undo the framework's
+        # wall-clock shift of start_time_offset between attempts.
+        if self._base_offset is None:
+            self._base_offset = self.start_time_offset
+        else:
+            self.start_time_offset = self._base_offset
+        self._transcript.offset = self._base_offset
+        started = time.monotonic()
+        try:
+            ws = await self._connect()
+        except APIError as exc:
+            self._settle_before_raise(exc, started)
+            raise
+        try:
+            await self._session(ws)
+        except APIError as exc:
+            self._settle_before_raise(exc, started)
+            raise
+        except asyncio.CancelledError:
+            self._report_usage_directly()
+            raise
+        finally:
+            await ws.close()
+
+    async def _connect(self) -> aiohttp.ClientWebSocketResponse:
+        session = self._soniox._ensure_session()
+        started = time.perf_counter()
+        try:
+            ws = await asyncio.wait_for(
+                session.ws_connect(
+                    self._soniox._base_url,
+                    headers={"Authorization": f"Bearer {self._soniox._api_key}"},
+                    heartbeat=self._soniox._heartbeat_s,
+                ),
+                timeout=self._conn_options.timeout,
+            )
+        except TimeoutError:
+            raise APITimeoutError("Soniox STT: connection timed out") from None
+        except aiohttp.WSServerHandshakeError as exc:
+            raise APIStatusError(
+                f"Soniox STT refused the connection: HTTP {exc.status} {exc.message}",
+                status_code=exc.status,
+                body=None,
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise APIConnectionError(f"Soniox STT: cannot connect ({type(exc).__name__})") from None
+        self._report_connection_acquired(time.perf_counter() - started, False)
+        return ws
+
+    async def _session(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._sessions += 1
+        if self._replay.dropped_bytes:
+            lost_s = self._replay.dropped_bytes / self._bytes_per_s
+            logger.warning("Soniox STT: %.1f s of audio exceeded the replay buffer", lost_s)
+            self._replay.dropped_bytes = 0
+        self._session_start = self._replay.start
+        self._session_total_ms = 0
+        await ws.send_str(json.dumps(self._config))
+        pending = self._replay.pending()
+        if pending and self._sessions > 1:
+            logger.info(
+                "Soniox STT: reconnected, re-sending %.2f s of audio",
+                len(pending) / self._bytes_per_s,
+            )
+        chunk = max(self._frame_bytes, self._bytes_per_s * REPLAY_CHUNK_MS // 1000)
+        for i in range(0, len(pending), chunk):
+            await ws.send_bytes(pending[i : i + chunk])
+        if self._finalize_pending and not self._input_ended:
+            await ws.send_str(_FINALIZE)
+
+        sender = asyncio.create_task(self._send_audio(ws), name="soniox-stt-send")
+        keepalive = asyncio.create_task(self._keepalive(ws), name="soniox-stt-keepalive")
+        try:
+            await self._receive(ws, sender)
+        finally:
+            await utils.aio.cancel_and_wait(sender, keepalive)
+
+    async def _send_audio(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            await self._send_input(ws)
+        except Exception:
+            await ws.close()  # wakes the receiver, which ends this attempt
+            raise
+
+    async def _send_input(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Input channel -> socket. Each frame enters the replay buffer before it is sent."""
+        if not self._input_ended:
+            async for item in self._input_ch:
+                if isinstance(item, self._FlushSentinel):
+                    if self._input_ch.closed and self._input_ch.empty():
+                        continue  # end_input(): the end-of-audio frame finalizes everything
+                    self._finalize_pending = True
+                    await ws.send_str(_FINALIZE)
+                    continue
+                data = frame_to_pcm(item, self._opts.num_channels)
+                if not data:
+                    continue  # an empty binary frame means nothing to the service
+                self._replay.append(data)
+                self._last_audio_sent = time.monotonic()
+                await ws.send_bytes(data)
+            self._input_ended = True
+        await ws.send_str(_END_OF_AUDIO)
+
+    async def _keepalive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Keep the session open while no audio flows (the service closes idle ones)."""
+        interval = self._soniox._keepalive_s
+        while True:
+            idle = time.monotonic() - self._last_audio_sent
+            if idle >= interval:
+                await ws.send_str(_KEEPALIVE)
+                self._last_audio_sent = time.monotonic()
+                idle = 0.0
+            await asyncio.sleep(interval - idle)
+
+    async def _receive(
+        self, ws: aiohttp.ClientWebSocketResponse, sender: asyncio.Task[None]
+    ) -> None:
+        while True:
+            # The heartbeat bounds this wait: a silent half-open socket ends in ERROR/CLOSED.
+            msg = await ws.receive()
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                if self._on_message(json.loads(msg.data)):
+                    return
+            elif msg.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSING,
+                aiohttp.WSMsgType.CLOSED,
+                aiohttp.WSMsgType.ERROR,
+            ):
+                if sender.done() and not sender.cancelled() and sender.exception():
+                    reason = type(sender.exception()).__name__
+                else:
+                    reason = f"close code {ws.close_code}"
+                raise APIConnectionError(f"Soniox STT: connection lost ({reason})")
+
+    def _on_message(self, frame: dict[str, object]) -> bool:
+        """Handle one server frame; True once the session has finished."""
+        code = frame.get("error_code")
+        if code or frame.get("error_message"):
+            raise _status_error(frame)
+        tokens = frame.get("tokens")
+        raw_tokens = tokens if isinstance(tokens, list) else []
+        total = frame.get("total_audio_proc_ms")
+        if isinstance(total, int | float) and total > self._session_total_ms:
+            self._unreported_ms += int(total) - self._session_total_ms
+            self._session_total_ms = int(total)
+        time_base = (self._base_offset or 0.0) + self._session_start / self._bytes_per_s
+        before = self._transcript.final_tokens
+        events = self._transcript.feed(raw_tokens, time_base)
+        self._unreported_tokens += self._transcript.final_tokens - before
+        self._mark_covered(frame.get("final_audio_proc_ms"), raw_tokens)
+        closed = False
+        for event in events:
+            self._event_ch.send_nowait(event)
+            closed = closed or event.type == stt.SpeechEventType.END_OF_SPEECH
+        if any(t.get("text") == "<fin>" for t in raw_tokens if isinstance(t, dict)):
+            self._finalize_pending = False
+        if frame.get("finished"):
+            for event in self._transcript.finish():
+                self._event_ch.send_nowait(event)
+            self._emit_usage()
+            return True
+        if closed or self._unreported_ms >= USAGE_REPORT_MS:
+            self._emit_usage()
+        return False
+
+    def _mark_covered(self, final_ms: object, raw_tokens: list[dict[str, object]]) -> None:
+        covered = float(final_ms) if isinstance(final_ms, int | float) else 0.0
+        for token in raw_tokens:
+            end = token.get("end_ms")
+            if token.get("is_final") and isinstance(end, int | float):
+                covered = max(covered, float(end))
+        if covered > 0:
+            position = self._session_start + int(covered * self._bytes_per_s / 1000)
+            self._replay.mark_covered(position)
+
+    def _usage_event(self) -> stt.SpeechEvent | None:
+        if not (self._unreported_ms or self._unreported_tokens):
+            return None
+        usage = stt.RecognitionUsage(
+            audio_duration=self._unreported_ms / 1000.0, output_tokens=self._unreported_tokens
+        )
+        self._unreported_ms = 0
+        self._unreported_tokens = 0
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.RECOGNITION_USAGE,
+            request_id=self.request_id,
+            recognition_usage=usage,
+        )
+
+    def _emit_usage(self) -> None:
+        event = self._usage_event()
+        if event is not None:
+            self._event_ch.send_nowait(event)
+
+    def _report_usage_directly(self) -> None:
+        """On aclose() no event can be consumed any more: hand the usage to the metrics."""
+        event = self._usage_event()
+        if event is None or event.recognition_usage is None:
+            return
+        self._soniox.emit(
+            "metrics_collected",
+            STTMetrics(
+                request_id=self.request_id,
+                timestamp=time.time(),
+                duration=0.0,
+                label=self._soniox.label,
+                audio_duration=event.recognition_usage.audio_duration,
+                output_tokens=event.recognition_usage.output_tokens,
+                streamed=True,
+                metadata=Metadata(model_name=self._soniox.model, model_provider="Soniox"),
+            ),
+        )
+
+    def _settle_before_raise(self, exc: APIError, started: float) -> None:
+        """Before an attempt fails: deliver what a retry cannot bring back, report usage."""
+        retry_budget_left = self._num_retries < self._conn_options.max_retry or (
+            time.monotonic() - started > self._conn_options.timeout
+        )
+        will_retry = exc.retryable and self._conn_options.max_retry > 0 and retry_budget_left
+        events = self._transcript.connection_lost()
+        if not will_retry:
+            events += self._transcript.finish()
+        for event in events:
+            self._event_ch.send_nowait(event)
+        self._emit_usage()
+
+
+def _status_error(frame: dict[str, object]) -> APIStatusError:
+    """The service's error frame as APIStatusError (4xx other than 408/429 are not retried)."""
+    code = frame.get("error_code")
+    try:
+        status = int(code) if isinstance(code, int | str) else -1
+    except ValueError:
+        status = -1
+    kind = frame.get("error_type") or "error"
+    message = frame.get("error_message") or ""
+    return APIStatusError(
+        f"Soniox STT error {status} ({kind}): {message}",
+        status_code=status,
+        request_id=str(frame.get("request_id") or "") or None,
+        body=frame,
+    )
