@@ -23,6 +23,7 @@ from .faults import (
 )
 from .journal import Journal
 from .settings import Settings
+from .tts_synth import TtsSourceFactory, synthetic_source_factory
 
 logger = logging.getLogger("mock_soniox")
 
@@ -43,6 +44,8 @@ class MockState:
         self.stt_sessions_by_key: Counter[str] = Counter()
         self.rng = random.Random(settings.seed)
         self.faults = FaultRegistry(settings.seed)
+        # Picks each TTS stream's audio source; fixtures replace it to replay recordings.
+        self.tts_source_factory: TtsSourceFactory = synthetic_source_factory
         self.ready = True
 
     def update(self, settings: Settings) -> None:

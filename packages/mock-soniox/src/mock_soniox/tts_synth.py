@@ -1,0 +1,227 @@
+"""Where a TTS stream's audio comes from, and how it is cut into wire chunks.
+
+A :class:`TtsSource` turns text into :class:`Speech` (float samples plus per-character timings).
+``MockState.tts_source_factory(conn, config)`` picks the source for each stream, so recorded
+fixtures can replace the default :class:`SyntheticSource` when their text matches.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import soundfile as sf
+
+from .audio import Samples, encode, wav_header
+from .settings import Settings
+from .tts_config import BITRATES, StreamConfig
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+
+@dataclass
+class Speech:
+    """Spoken audio for some text: mono float32 samples and one timing per character.
+
+    Times are seconds from the start of these samples; ``characters`` concatenated is the text.
+    """
+
+    samples: Samples
+    sample_rate: int
+    characters: list[str] = field(default_factory=list)
+    starts: list[float] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+class TtsSource(Protocol):
+    """Speech for one stream's text.
+
+    ``streaming`` True lets the stream speak each complete sentence before ``text_end``; a
+    source that must see the whole text first (e.g. a recording matched on it) sets it False.
+    """
+
+    @property
+    def streaming(self) -> bool: ...
+
+    def synthesize(self, text: str) -> Speech: ...
+
+
+TtsSourceFactory = Callable[["Connection", StreamConfig], TtsSource]
+
+
+class SyntheticSource:
+    """Deterministic speech-like audio: voiced pulses per letter, silence between words.
+
+    Each character lasts ``tts_ms_per_char / speed``; the same (voice, text, seed) always gives
+    the same samples, so STT of this audio finds words where the text has them.
+    """
+
+    streaming = True
+
+    def __init__(self, config: StreamConfig, settings: Settings) -> None:
+        self.sample_rate = config.sample_rate
+        self.char_s = settings.tts_ms_per_char / 1000.0 / config.speed
+        self.seed = settings.seed
+        voice_hash = zlib.crc32(config.voice.encode())
+        self.pitch_hz = 100.0 + voice_hash % 120  # a stable pitch per voice
+
+    def synthesize(self, text: str) -> Speech:
+        chars = list(text)
+        n_chars = len(chars)
+        total = round(n_chars * self.char_s * self.sample_rate)
+        if total == 0:
+            return Speech(np.zeros(0, dtype=np.float32), self.sample_rate)
+        t = np.arange(total, dtype=np.float64) / self.sample_rate
+        index = np.minimum((t / self.char_s).astype(np.int64), n_chars - 1)
+        frac = t / self.char_s - index
+        codes = np.array([ord(c) for c in chars], dtype=np.int64)
+        voiced = np.array([c.isalnum() for c in chars], dtype=bool)
+        vowel = np.array([c.lower() in "aeiouy" for c in chars], dtype=bool)
+        # Pitch wanders a little with the letters; phase stays continuous.
+        f0 = self.pitch_hz * (1.0 + 0.08 * np.sin(codes * 0.7))[index]
+        phase = 2 * np.pi * np.cumsum(f0) / self.sample_rate
+        tone = 0.6 * np.sin(phase) + 0.25 * np.sin(2 * phase) + 0.15 * np.sin(3 * phase)
+        rng = np.random.default_rng((self.seed, zlib.crc32(text.encode())))
+        noise = rng.standard_normal(total)
+        body = np.where(vowel[index], tone, 0.5 * tone + 0.3 * noise)
+        envelope = np.sin(np.pi * frac) ** 0.5 * voiced[index]
+        samples = (0.4 * body * envelope).astype(np.float32)
+        starts = [round(i * self.char_s, 4) for i in range(n_chars)]
+        ends = [round((i + 1) * self.char_s, 4) for i in range(n_chars)]
+        return Speech(samples, self.sample_rate, chars, starts, ends)
+
+
+def synthetic_source_factory(conn: Connection, config: StreamConfig) -> TtsSource:
+    """The default: synthetic speech for every stream."""
+    return SyntheticSource(config, conn.settings)
+
+
+# --- Encoding and chunking ---
+
+RAW_OUTPUT = {"pcm_s16le", "pcm_f32le", "pcm_mulaw", "pcm_alaw"}
+STREAMABLE_FORMATS = RAW_OUTPUT | {"wav"}
+# libsndfile container and subtype for each compressed format it can write.
+COMPRESSED: dict[str, tuple[str, str]] = {
+    "flac": ("FLAC", "PCM_16"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+    "opus": ("OGG", "OPUS"),
+}
+
+
+@dataclass
+class Chunk:
+    """One audio frame on the wire, with the characters that start inside it."""
+
+    audio: bytes
+    characters: list[str] = field(default_factory=list)
+    starts: list[float] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def frame(self, stream_id: str, audio_end: bool, timestamps: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "stream_id": stream_id,
+            "audio": base64.b64encode(self.audio).decode("ascii"),
+            "audio_end": audio_end,
+        }
+        if timestamps:
+            out["timestamps"] = {
+                "characters": self.characters,
+                "character_start_times_seconds": self.starts,
+                "character_end_times_seconds": self.ends,
+            }
+        return out
+
+
+class StreamEncoder:
+    """Turns a stream's successive pieces of speech into chunks in the requested format.
+
+    Raw PCM and WAV encode piece by piece (WAV: a streaming header before the first sample).
+    Compressed formats encode a whole utterance at once, so the stream hands them all its text.
+    """
+
+    def __init__(self, config: StreamConfig, chunk_ms: int) -> None:
+        self.config = config
+        self.chunk_s = max(chunk_ms, 1) / 1000.0
+        self.offset_s = 0.0  # stream time of the next sample (timestamps restart per stream)
+        self.header_sent = False
+
+    @property
+    def streaming(self) -> bool:
+        return self.config.audio_format in STREAMABLE_FORMATS
+
+    def chunks(self, speech: Speech) -> list[Chunk]:
+        """Cut ``speech`` into chunks of about ``chunk_ms`` of audio each."""
+        rate = speech.sample_rate
+        step = max(1, round(self.chunk_s * rate))
+        n = max(1, math.ceil(len(speech.samples) / step))
+        pieces = [speech.samples[i * step : (i + 1) * step] for i in range(n)]
+        out = [Chunk(b"", duration_s=len(p) / rate) for p in pieces]
+        for char, start, end in zip(speech.characters, speech.starts, speech.ends, strict=True):
+            i = min(int(start * rate) // step, n - 1)
+            out[i].characters.append(char)
+            out[i].starts.append(round(self.offset_s + start, 4))
+            out[i].ends.append(round(self.offset_s + end, 4))
+        fmt = self.config.audio_format
+        if fmt in COMPRESSED:
+            blobs = _split_bytes(self._compress(speech.samples), n)
+        else:
+            raw_fmt = "pcm_s16le" if fmt == "wav" else fmt
+            blobs = [encode(raw_fmt, p) for p in pieces]
+            if fmt == "wav" and not self.header_sent:
+                blobs[0] = wav_header("pcm_s16le", rate) + blobs[0]
+        self.header_sent = True
+        for chunk, blob in zip(out, blobs, strict=True):
+            chunk.audio = blob
+        self.offset_s += speech.duration_s
+        return out
+
+    def _compress(self, samples: Samples) -> bytes:
+        container, subtype = COMPRESSED[self.config.audio_format]
+        buffer = io.BytesIO()
+        with sf.SoundFile(
+            buffer,
+            mode="w",
+            samplerate=self.config.sample_rate,
+            channels=1,
+            format=container,
+            subtype=subtype,
+            compression_level=_compression_level(self.config),
+        ) as out:
+            out.write(samples)
+        return buffer.getvalue()
+
+
+def _compression_level(config: StreamConfig) -> float | None:
+    """libsndfile takes a 0..1 compression level, not a bitrate: map the bitrate onto it."""
+    allowed = BITRATES.get(config.audio_format)
+    if not allowed or config.bitrate is None:
+        return None
+    low, high = allowed[0], allowed[-1]
+    return round(1.0 - (config.bitrate - low) / (high - low), 3)
+
+
+def _split_bytes(data: bytes, parts: int) -> list[bytes]:
+    """``data`` in ``parts`` contiguous pieces (the first ones may be one byte longer)."""
+    size, extra = divmod(len(data), parts)
+    out, pos = [], 0
+    for i in range(parts):
+        n = size + (1 if i < extra else 0)
+        out.append(data[pos : pos + n])
+        pos += n
+    return out
+
+
+def silence(config: StreamConfig, seconds: float) -> Speech:
+    return Speech(np.zeros(int(seconds * config.sample_rate), dtype=np.float32), config.sample_rate)
