@@ -23,6 +23,8 @@ from .faults import (
 )
 from .journal import Journal
 from .settings import Settings
+from .stt import SourceFactory as SttSourceFactory
+from .stt import synthetic_source as stt_synthetic_source
 from .tts_synth import TtsSourceFactory, synthetic_source_factory
 
 logger = logging.getLogger("mock_soniox")
@@ -44,6 +46,8 @@ class MockState:
         self.stt_sessions_by_key: Counter[str] = Counter()
         self.rng = random.Random(settings.seed)
         self.faults = FaultRegistry(settings.seed)
+        # Picks each STT session's result source; fixtures replace it to replay recordings.
+        self.stt_source_factory: SttSourceFactory = stt_synthetic_source
         # Picks each TTS stream's audio source; fixtures replace it to replay recordings.
         self.tts_source_factory: TtsSourceFactory = synthetic_source_factory
         self.ready = True
