@@ -18,11 +18,11 @@ from mock_soniox.faults import (
     [
         ("drop", "drop"),
         ("refuse:status=503", "refuse:status=503"),
-        (" close : code=1011 , after_ms=250 ", "close:after_ms=250,code=1011"),
+        (" close : after_ms=250 , code=1011 ", "close:code=1011,after_ms=250"),
         ("error:code=408,stream=2", "error:code=408,stream=2"),
         ("slow:rtf=2.5", "slow:rtf=2.5"),
-        ("drop:after_frames=3,times=2", "drop:after_frames=3,times=2"),
-        ("stall:p=0.5,seed=7,endpoint=tts", "stall:endpoint=tts,p=0.5,seed=7"),
+        ("drop:times=2,after_frames=3", "drop:after_frames=3,times=2"),
+        ("stall:endpoint=tts,seed=7,p=0.5", "stall:p=0.5,seed=7,endpoint=tts"),
         ("delay:ms=20.0", "delay:ms=20"),
     ],
 )

@@ -143,7 +143,7 @@ def parse_fault(spec: str) -> FaultSpec:
     triggers = [k for k in values if k in TRIGGERS or k == "stream"]
     if len(triggers) > 1:
         raise FaultSpecError(f"{text!r}: give at most one of {', '.join(triggers)}")
-    params = tuple(sorted(values.items()))
+    params = tuple((k, values[k]) for k in allowed if k in values)  # canonical: declared order
     canonical = name + (":" + ",".join(f"{k}={_show(k, v)}" for k, v in params) if params else "")
     return FaultSpec(name, params, canonical)
 
