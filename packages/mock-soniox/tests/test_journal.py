@@ -120,7 +120,7 @@ async def test_wait_for_sees_entries_recorded_on_another_thread() -> None:
     writer.join()
     assert entry.kind == "closed"
 
-    with pytest.raises(TimeoutError, match="no journal entry matched within 0.01 s"):
+    with pytest.raises(TimeoutError, match=r"no journal entry matched within 0\.01 s"):
         await journal.wait_for(lambda e: e.kind == "never", within=0.01)
 
 
