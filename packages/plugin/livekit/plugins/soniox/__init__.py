@@ -12,15 +12,18 @@ from .stt import (
     STTOptions,
     TranslationConfig,
 )
+from .tts import TTS, SynthesizeStream
 from .version import __version__
 
 __all__ = [
     "STT",
+    "TTS",
     "ContextGeneralItem",
     "ContextObject",
     "ContextTranslationTerm",
     "STTOptions",
     "SpeechStream",
+    "SynthesizeStream",
     "TranslationConfig",
     "__version__",
 ]

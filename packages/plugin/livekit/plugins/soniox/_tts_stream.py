@@ -1,0 +1,461 @@
+"""One synthesis attempt: sentences in, Soniox streams on shared connections, PCM out.
+
+A livekit SynthesizeStream may use several Soniox streams in a row: it rotates to a fresh one
+before the service's per-stream idle timeout and 2-minute cap, and replaces a failed one. The
+runner keeps them in order, so audio always comes out in the order the text went in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from livekit.agents import APIConnectionError, APIError, APIStatusError, APITimeoutError, tts, utils
+from livekit.agents.types import TimedString
+from livekit.agents.utils import aio
+from livekit.agents.utils.codecs import AudioStreamDecoder
+
+from ._tts_audio import ENCODED_FORMATS, RawToPcm16, pcm_bytes, pcm_seconds
+from ._tts_pool import ConnectionPool, TTSConnection, status_error
+from ._tts_replay import StreamLedger
+from ._tts_text import CharTiming, SentenceSplitter, WordGrouper, parse_timestamps
+from .log import logger
+
+MAX_REPLAYS = 3  # consecutive failures of one stream without new audio before giving up
+CANCEL_GRACE_S = 10.0  # how long a cancelled stream keeps its slot waiting for `terminated`
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What one attempt needs to know, frozen at the time the livekit stream was created."""
+
+    config: dict[str, Any]  # the stream config without its stream_id
+    audio_format: str
+    sample_rate: int
+    aligned_transcript: bool
+    stream_idle_timeout_s: float
+    max_stream_age_s: float
+    silence_timeout_s: float
+    acquire_timeout_s: float
+    retry_interval_s: float
+
+
+@dataclass
+class _Audio:
+    pcm: bytes
+
+
+@dataclass
+class _Timings:
+    chars: list[CharTiming]
+
+
+@dataclass
+class _Done:
+    pass
+
+
+@dataclass
+class _Failed:
+    error: APIError
+
+
+_Event = _Audio | _Timings | _Done | _Failed
+
+
+class SonioxStream:
+    """One Soniox ``stream_id``: the sentences given to it, its wire state and its events."""
+
+    def __init__(self, settings: RunSettings, ledger: StreamLedger, *, skip_s: float, align: bool):
+        self.id = utils.shortuuid()
+        self.ledger = ledger
+        self.events: asyncio.Queue[_Event] = asyncio.Queue()
+        self.skip_s = skip_s
+        self.align = align
+        self.drop_total: float | None = None if skip_s > 0 else 0.0
+        self.words = WordGrouper()
+        self.opened_at = time.monotonic()
+        self.last_heard = time.monotonic()
+        self.end_requested = False
+        self.cancelled = False
+        self._settings = settings
+        self._conn: TTSConnection | None = None
+        self._sent = 0
+        self._config_sent = False
+        self._end_sent = False
+        self._finished = False
+        self._terminated = False  # the service no longer holds this stream_id
+        self._audio_end = False
+        self._raw = (
+            None if settings.audio_format in ENCODED_FORMATS else RawToPcm16(settings.audio_format)
+        )
+        self._decoder: AudioStreamDecoder | None = None
+        self._decode_task: asyncio.Task[None] | None = None
+        self._deferred: _Event | None = None
+
+    # --- sending side ---
+
+    @property
+    def end_sent(self) -> bool:
+        return self._end_sent
+
+    @property
+    def age_s(self) -> float:
+        return time.monotonic() - self.opened_at
+
+    def attach(self, conn: TTSConnection) -> None:
+        self._conn = conn
+        conn.register(self.id, self)
+        self._flush()
+
+    def add_sentence(self, text: str) -> None:
+        self.ledger.add_sentence(text)
+        self._flush()
+
+    def end(self) -> None:
+        """No more text for this stream: send ``text_end`` (or finish, if nothing was sent)."""
+        self.end_requested = True
+        if not self.ledger.sentences:
+            self._finish(_Done())
+        self._flush()
+
+    def _flush(self) -> None:
+        conn = self._conn
+        if conn is None or self._finished or self.cancelled:
+            return
+        while self._sent < len(self.ledger.sentences):
+            if not self._config_sent:
+                conn.send({**self._settings.config, "stream_id": self.id})
+                self._config_sent = True
+            conn.send({"stream_id": self.id, "text": self.ledger.sentences[self._sent]})
+            self._sent += 1
+            self.last_heard = time.monotonic()
+        if self.end_requested and self._config_sent and not self._end_sent:
+            conn.send({"stream_id": self.id, "text_end": True})
+            self._end_sent = True
+            self.last_heard = time.monotonic()
+
+    def cancel(self) -> None:
+        """Stop this stream only; the connection and its other streams carry on."""
+        if self.cancelled:
+            return
+        self.cancelled = True
+        conn = self._conn
+        if conn is None:
+            return
+        if self._config_sent and not self._terminated:
+            if not self._finished:
+                conn.send({"stream_id": self.id, "cancel": True})
+            # the slot stays taken until the service confirms with `terminated`
+            asyncio.get_running_loop().call_later(CANCEL_GRACE_S, conn.release, self.id)
+        else:
+            conn.release(self.id)
+
+    async def aclose(self) -> None:
+        self.cancel()
+        if self._decode_task is not None:
+            await aio.cancel_and_wait(self._decode_task)
+        if self._decoder is not None:
+            await self._decoder.aclose()
+
+    # --- receiving side (called by the connection) ---
+
+    def on_message(self, msg: dict[str, Any]) -> None:
+        if msg.get("terminated"):
+            self._terminated = True
+        if self._finished:
+            return
+        self.last_heard = time.monotonic()
+        if msg.get("error_code") is not None:
+            self._finish(_Failed(status_error(msg)))
+            return
+        if "timestamps" in msg:
+            chars = parse_timestamps(msg["timestamps"])
+            if chars:
+                self.events.put_nowait(_Timings(chars))
+        audio = msg.get("audio")
+        if isinstance(audio, str) and audio:
+            try:
+                data = base64.b64decode(audio)
+            except (binascii.Error, ValueError):
+                self._finish(_Failed(APIConnectionError("Soniox TTS sent invalid base64 audio")))
+                return
+            self._push_audio(data)
+        if msg.get("audio_end"):
+            self._audio_end = True
+            if self._decoder is not None:
+                self._decoder.end_input()
+        if msg.get("terminated"):
+            if self._audio_end or self.cancelled:
+                self._finish(_Done())
+            else:
+                self._finish(
+                    _Failed(
+                        APIStatusError(
+                            "Soniox TTS stream terminated without audio_end",
+                            status_code=-1,
+                            retryable=True,
+                        )
+                    )
+                )
+
+    def on_lost(self, error: APIError) -> None:
+        self._terminated = True
+        self._finish(_Failed(error))
+
+    def _push_audio(self, data: bytes) -> None:
+        if self._raw is not None:
+            pcm = self._raw.feed(data)
+            if pcm:
+                self.events.put_nowait(_Audio(pcm))
+            return
+        if self._decoder is None:
+            self._decoder = AudioStreamDecoder(
+                sample_rate=self._settings.sample_rate,
+                num_channels=1,
+                format=ENCODED_FORMATS[self._settings.audio_format],
+            )
+            self._decode_task = asyncio.create_task(self._forward_decoded(self._decoder))
+        self._decoder.push(data)
+
+    async def _forward_decoded(self, decoder: AudioStreamDecoder) -> None:
+        async for frame in decoder:
+            self.events.put_nowait(_Audio(frame.data.tobytes()))
+        if self._deferred is not None:
+            self.events.put_nowait(self._deferred)
+
+    def _finish(self, event: _Event) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        decoding = self._decode_task is not None and not self._decode_task.done()
+        if isinstance(event, _Done) and decoding:
+            self._deferred = event  # after the decoder has given all its audio
+        else:
+            self.events.put_nowait(event)
+
+
+class StreamRunner:
+    """Drives one attempt of a livekit SynthesizeStream (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        pool: ConnectionPool,
+        settings: RunSettings,
+        emitter: tts.AudioEmitter,
+        input_ch: aio.Chan[str | tts.SynthesizeStream._FlushSentinel],
+        on_first_text: Callable[[], None],
+        on_acquired: Callable[[float, bool], None],
+    ) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._emitter = emitter
+        self._input_ch = input_ch
+        self._on_first_text = on_first_text
+        self._on_acquired = on_acquired
+        self._acquired_once = False
+        self._order: asyncio.Queue[SonioxStream | None] = asyncio.Queue()
+        self._open: SonioxStream | None = None
+        self._live: set[SonioxStream] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._segment_s = 0.0  # audio emitted so far in this attempt
+
+    async def run(self) -> None:
+        feeder = asyncio.create_task(self._feed(), name="soniox-tts-feed")
+        self._tasks.add(feeder)
+        try:
+            while (stream := await self._order.get()) is not None:
+                await self._play(stream)
+            await feeder  # surfaces a failure of the input side
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*(s.aclose() for s in self._live), return_exceptions=True)
+            self._live.clear()
+
+    # --- input side ---
+
+    async def _feed(self) -> None:
+        try:
+            await self._read_input()
+        finally:
+            self._order.put_nowait(None)
+
+    async def _read_input(self) -> None:
+        splitter = SentenceSplitter()
+        while True:
+            waiting_on_open_stream = (
+                self._open is not None
+                and not self._open.end_requested
+                and bool(self._open.ledger.sentences)
+            )
+            try:
+                if waiting_on_open_stream:
+                    item = await asyncio.wait_for(
+                        self._input_ch.recv(), self._settings.stream_idle_timeout_s
+                    )
+                else:
+                    item = await self._input_ch.recv()
+            except TimeoutError:
+                self._end_open_stream()  # rotate before the service's idle timeout
+                continue
+            except aio.ChanClosed:
+                break
+            if isinstance(item, tts.SynthesizeStream._FlushSentinel):
+                for sentence in splitter.flush():
+                    self._say(sentence)
+                self._end_open_stream()
+            else:
+                for sentence in splitter.push(item):
+                    self._say(sentence)
+        for sentence in splitter.flush():
+            self._say(sentence)
+        self._end_open_stream()
+
+    def _say(self, sentence: str) -> None:
+        stream = self._open
+        if stream is not None and stream.age_s >= self._settings.max_stream_age_s:
+            self._end_open_stream()
+            stream = None
+        if stream is None or stream.end_requested:
+            stream = self._new_stream(StreamLedger(), skip_s=0.0, align=False)
+            self._order.put_nowait(stream)
+            self._start(stream)
+            self._open = stream
+        self._on_first_text()
+        stream.add_sentence(sentence)
+
+    def _end_open_stream(self) -> None:
+        if self._open is not None:
+            self._open.end()
+            self._open = None
+
+    def _new_stream(self, ledger: StreamLedger, *, skip_s: float, align: bool) -> SonioxStream:
+        stream = SonioxStream(self._settings, ledger, skip_s=skip_s, align=align)
+        self._live.add(stream)
+        return stream
+
+    def _start(self, stream: SonioxStream, delay_s: float = 0.0) -> None:
+        task = asyncio.create_task(self._attach(stream, delay_s), name="soniox-tts-acquire")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _attach(self, stream: SonioxStream, delay_s: float) -> None:
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        try:
+            conn, waited, reused = await self._pool.acquire(self._settings.acquire_timeout_s)
+        except TimeoutError:
+            stream.on_lost(APITimeoutError("Soniox TTS: no connection slot in time"))
+            return
+        except APIError as e:
+            stream.on_lost(e)
+            return
+        if not self._acquired_once:
+            self._acquired_once = True
+            self._on_acquired(waited, reused)
+        if stream.cancelled:
+            conn.unreserve()
+            return
+        stream.attach(conn)
+
+    # --- output side ---
+
+    async def _play(self, stream: SonioxStream) -> None:
+        failures = 0
+        while True:
+            emitted_before = stream.ledger.emitted_s
+            error = await self._drain(stream)
+            self._live.discard(stream)
+            await stream.aclose()
+            if error is None:
+                return
+            if not error.retryable:
+                raise error
+            failures = 0 if stream.ledger.emitted_s > emitted_before else failures + 1
+            if failures > MAX_REPLAYS:
+                raise error
+            plan = stream.ledger.replay_plan()
+            logger.warning(
+                "Soniox TTS stream failed, replaying %d sentence(s) on a new stream: %s",
+                len(plan.sentences),
+                error.message,
+            )
+            replacement = self._new_stream(
+                StreamLedger(plan.sentences), skip_s=plan.skip_s, align=plan.align
+            )
+            if self._open is stream:
+                self._open = replacement  # text still to come goes to the replacement
+            elif not plan.sentences:
+                self._live.discard(replacement)
+                return  # everything was heard; nothing more will come for this stream
+            if stream.end_requested:
+                replacement.end()
+            delay = 0.1 if failures <= 1 else self._settings.retry_interval_s
+            self._start(replacement, delay)
+            stream = replacement
+
+    async def _drain(self, stream: SonioxStream) -> APIError | None:
+        """Emit one stream's audio until it ends; its error, if it failed."""
+        segment_start = self._segment_s
+        silence = self._settings.silence_timeout_s
+        while True:
+            timeout = None
+            if stream.end_sent:
+                timeout = max(0.0, stream.last_heard + silence - time.monotonic())
+            try:
+                event = await asyncio.wait_for(stream.events.get(), timeout)
+            except TimeoutError:
+                if time.monotonic() - stream.last_heard >= silence:
+                    return APITimeoutError(f"Soniox TTS stream silent for {silence:.1f}s")
+                continue
+            if isinstance(event, _Timings):
+                stream.ledger.add_timings(event.chars)
+                self._settle_drop(stream)
+                if self._settings.aligned_transcript:
+                    self._push_words(stream, stream.words.push(event.chars), segment_start)
+            elif isinstance(event, _Audio):
+                self._settle_drop(stream)
+                self._emit(stream, event.pcm)
+            elif isinstance(event, _Done):
+                if self._settings.aligned_transcript:
+                    self._push_words(stream, stream.words.flush(), segment_start)
+                return None
+            else:
+                return event.error
+
+    def _settle_drop(self, stream: SonioxStream) -> None:
+        if stream.drop_total is None:
+            lead = stream.ledger.first_char_start() if stream.align else 0.0
+            stream.drop_total = stream.skip_s + (lead or 0.0)
+
+    def _emit(self, stream: SonioxStream, pcm: bytes) -> None:
+        rate = self._settings.sample_rate
+        to_drop = (stream.drop_total or 0.0) - stream.ledger.dropped_s
+        if to_drop > 0:
+            n = min(len(pcm), pcm_bytes(to_drop, rate))
+            stream.ledger.dropped_s += pcm_seconds(n, rate)
+            pcm = pcm[n:]
+            if len(pcm) < 2:
+                return
+        self._emitter.push(pcm)
+        seconds = pcm_seconds(len(pcm), rate)
+        stream.ledger.emitted_s += seconds
+        self._segment_s += seconds
+
+    def _push_words(self, stream: SonioxStream, words: list[Any], segment_start: float) -> None:
+        shift = segment_start - (stream.drop_total or 0.0)
+        timed = [
+            TimedString(w.text, start_time=max(0.0, w.start + shift), end_time=w.end + shift)
+            for w in words
+            if w.end + shift > segment_start or (stream.drop_total or 0.0) == 0.0
+        ]
+        if timed:
+            self._emitter.push_timed_transcript(timed)
