@@ -11,7 +11,7 @@ import io
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mock_soniox.journal import JournalEntry
 from mock_soniox.pytest_plugin import MockSoniox
 
 KEY = {"Authorization": "Bearer test-key"}
@@ -107,6 +108,32 @@ async def connect(
     settings.setdefault("tts_connection_idle_timeout_s", 5000.0)
     mock_soniox.configure(**settings)
     return await open_client(mock_soniox, http, headers=KEY)
+
+
+async def journal_entry(
+    mock_soniox: MockSoniox, predicate: Callable[[JournalEntry], bool]
+) -> JournalEntry:
+    """The first journal entry matching ``predicate``, waiting (bounded) for the server."""
+    loop = asyncio.get_running_loop()
+    found: asyncio.Future[JournalEntry] = loop.create_future()
+
+    def resolve(entry: JournalEntry) -> None:
+        if not found.done():
+            found.set_result(entry)
+
+    def listener(entry: JournalEntry) -> None:  # runs on the server's thread
+        if predicate(entry):
+            loop.call_soon_threadsafe(resolve, entry)
+
+    unsubscribe = mock_soniox.journal.subscribe(listener)
+    try:
+        for entry in mock_soniox.journal.entries():
+            if predicate(entry):
+                return entry
+        async with asyncio.timeout(5):
+            return await found
+    finally:
+        unsubscribe()
 
 
 def audio_of(frames: list[dict[str, Any]]) -> bytes:
@@ -596,4 +623,98 @@ async def test_oversized_frame_closes_1009(
     client = await connect(mock_soniox, http, max_msg_size=1024)
     await client.send(stream_id="s", text="a" * 2000)
     assert await client.expect_close() == 1009
-    assert mock_soniox.journal.client_frames("invalid", endpoint="tts")
+    entry = await journal_entry(mock_soniox, lambda e: e.direction == "c2s" and e.kind == "invalid")
+    assert entry.endpoint == "tts"
+
+
+# --- Legacy auth: the key inside each stream's config ---
+
+
+async def test_legacy_key_in_stream_config(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    mock_soniox.configure(api_keys=("legacy-s3cret",))
+    client = await open_client(mock_soniox, http)
+    await client.send(**stream_config("a", api_key="legacy-s3cret"))
+    await client.send(stream_id="a", text="Hi.", text_end=True)
+    assert_normal_end(await client.until_terminated("a"))
+    # Once authenticated, later streams may omit the key.
+    await client.start("b", "Again.")
+    assert_normal_end(await client.until_terminated("b"))
+    assert "legacy-s3cret" not in repr(mock_soniox.journal.entries())
+
+
+async def test_legacy_missing_or_wrong_key_is_a_stream_error(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    mock_soniox.configure(api_keys=("good",))
+    client = await open_client(mock_soniox, http)
+    await client.send(**stream_config("none"))
+    error = assert_error_end(await client.until_terminated("none"), 401, "unauthenticated")
+    assert error["error_message"] == "Missing API key."
+    await client.send(**stream_config("wrong", api_key="bad"))
+    error = assert_error_end(await client.until_terminated("wrong"), 401, "unauthenticated")
+    assert error["error_message"] == "Incorrect API key provided."
+    await client.start("right", "Hi.", api_key="good")
+    assert_normal_end(await client.until_terminated("right"))
+
+
+async def test_key_in_header_and_config_is_rejected(client: TtsClient) -> None:
+    await client.send(**stream_config("both", api_key="test-key"))
+    error = assert_error_end(await client.until_terminated("both"), 400, "invalid_request")
+    assert error["error_message"] == "Send the API key in one place only."
+
+
+async def test_legacy_connection_without_a_key_is_closed(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    """Keepalives do not authenticate: no valid config within the deadline -> 401 and close."""
+    mock_soniox.configure(time_scale=0.001, extra={"tts_legacy_auth_timeout_s": 20.0})
+    client = await open_client(mock_soniox, http)
+    await client.send(keep_alive=True)
+    frame = await client.receive()
+    assert frame["error_code"] == 401 and "stream_id" not in frame
+    assert await client.expect_close() == 1000
+
+
+# --- Fault hooks (armed with ?fault= at the handshake) ---
+
+
+async def faulty_client(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession, spec: str
+) -> TtsClient:
+    ws = await http.ws_connect(mock_soniox.tts_url, headers=KEY, params={"fault": spec})
+    return TtsClient(ws)
+
+
+async def test_fault_error_on_the_second_stream(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    client = await faulty_client(mock_soniox, http, "error:code=402,stream=2")
+    await client.start("one", "Hi.")
+    assert_normal_end(await client.until_terminated("one"))
+    await client.start("two", "Hi.")
+    frames = await client.until_terminated("two")
+    assert len(frames) == 2
+    assert_error_end(frames, 402, "organization_balance_exhausted")
+
+
+async def test_fault_no_audio_end(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> None:
+    client = await faulty_client(mock_soniox, http, "no_audio_end:stream=1")
+    await client.start("s", TEXT)
+    frames = await client.until_terminated("s")
+    assert len(frames) > 1
+    assert all(f.get("audio_end") is False for f in frames[:-1])
+
+
+async def test_fault_slow_paces_audio_slower_than_real_time(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    mock_soniox.configure(time_scale=0.1, tts_time_to_first_audio_ms=0)
+    client = await faulty_client(mock_soniox, http, "slow:rtf=2,stream=1")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await client.start("s", "Hello world.")  # 0.72 s of audio: 1.44 s at rtf 2, scaled by 0.1
+    assert_normal_end(await client.until_terminated("s"))
+    # The last chunk leaves after all earlier audio was paced out (0.62 s of audio x 2 x 0.1).
+    assert loop.time() - started >= 0.12
