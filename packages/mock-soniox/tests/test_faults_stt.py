@@ -1,0 +1,173 @@
+"""Faults on the STT endpoint, end to end: a raw client streaming audio into a real session.
+
+``after_ms`` on STT counts audio received (the audio clock), so triggers land at exact points of
+the stream: 100 ms chunks of 16 kHz s16le mono make the arithmetic plain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import numpy as np
+import pytest
+
+from mock_soniox.pytest_plugin import MockSoniox
+
+KEY = {"Authorization": "Bearer test-key"}
+CONFIG = {
+    "model": "stt-rt-v4",
+    "audio_format": "pcm_s16le",
+    "sample_rate": 16000,
+    "num_channels": 1,
+}
+CHUNK_MS = 100
+
+
+def chunk(i: int) -> bytes:
+    """100 ms of a speech-like tone burst, different for each chunk."""
+    t = np.arange(1600) / 16000.0
+    tone = 0.3 * np.sin(2 * np.pi * (180 + 20 * (i % 5)) * t)
+    return (tone * 32767).astype("<i2").tobytes()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def start(
+    http: aiohttp.ClientSession, mock_soniox: MockSoniox, *specs: str, **kwargs: Any
+) -> aiohttp.ClientWebSocketResponse:
+    query = "&".join("fault=" + quote(s, safe=":=,") for s in specs)
+    ws: aiohttp.ClientWebSocketResponse = await http.ws_connect(
+        f"{mock_soniox.stt_url}?{query}", headers=KEY, **kwargs
+    )
+    await ws.send_str(json.dumps(CONFIG))
+    return ws
+
+
+async def stream(ws: aiohttp.ClientWebSocketResponse, chunks: int) -> int:
+    """Send up to ``chunks`` chunks; how many went out before the socket went away."""
+    for i in range(chunks):
+        if ws.closed:
+            return i
+        try:
+            await ws.send_bytes(chunk(i))
+        except ConnectionError:
+            return i
+    return chunks
+
+
+async def read_all(ws: aiohttp.ClientWebSocketResponse) -> tuple[list[dict[str, Any]], Any]:
+    """Every JSON frame until the socket ends, and how it ended (close code or message type)."""
+    frames = []
+    while True:
+        msg = await ws.receive(timeout=10)
+        if msg.type == aiohttp.WSMsgType.TEXT:
+            frames.append(json.loads(msg.data))
+            continue
+        return frames, msg.data if msg.type == aiohttp.WSMsgType.CLOSE else ws.close_code
+
+
+def audio_frames_before_fault(mock_soniox: MockSoniox) -> int:
+    journal = mock_soniox.journal
+    (fault,) = journal.events("fault")
+    return len([e for e in journal.client_frames("audio") if e.seq < fault.seq])
+
+
+async def test_error_after_ms_sends_results_then_the_error_then_closes(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    ws = await start(http, mock_soniox, "error:code=500,after_ms=1000")
+    await stream(ws, 10)  # exactly 1000 ms: the fault fires on the last chunk
+    frames, ended = await read_all(ws)
+    assert frames[-1]["error_code"] == 500
+    assert frames[-1]["error_type"] == "internal_error"
+    results = frames[:-1]
+    assert results, "results for the audio before the fault"
+    assert all("tokens" in f for f in results)
+    assert max(f["total_audio_proc_ms"] for f in results) <= 1000
+    assert ended == 1000
+    assert audio_frames_before_fault(mock_soniox) == 10
+
+
+async def test_drop_after_ms_cuts_tcp_while_audio_flows(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    ws = await start(http, mock_soniox, "drop:after_ms=500")
+    await stream(ws, 5)
+    frames, _ = await read_all(ws)
+    assert ws.close_code == 1006
+    assert all("error_code" not in f for f in frames)
+    assert audio_frames_before_fault(mock_soniox) == 5
+    assert mock_soniox.journal.server_frames("finished") == []
+
+
+async def test_drop_after_frames_counts_the_config_too(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    ws = await start(http, mock_soniox, "drop:after_frames=3")  # config + 2 audio chunks
+    await stream(ws, 2)
+    await read_all(ws)
+    assert ws.close_code == 1006
+    assert audio_frames_before_fault(mock_soniox) == 2
+
+
+async def test_close_after_ms_uses_the_code(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    ws = await start(http, mock_soniox, "close:code=1011,after_ms=300")
+    await stream(ws, 3)
+    frames, ended = await read_all(ws)
+    assert ended == 1011
+    assert all("error_code" not in f for f in frames)
+
+
+async def test_stall_withholds_results_and_pongs_until_the_client_gives_up(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    ws = await start(http, mock_soniox, "stall:after_ms=300", heartbeat=0.2)
+    await stream(ws, 8)  # 500 ms more audio after the stall: no results for it
+    frames, _ = await read_all(ws)
+    assert ws.close_code == 1006
+    assert isinstance(ws.exception(), aiohttp.ServerTimeoutError)
+    assert frames, "results before the stall arrived"
+    assert max(f["total_audio_proc_ms"] for f in frames) <= 300
+    assert len(mock_soniox.journal.client_frames("audio")) == 8  # the server kept reading
+
+
+async def test_delay_holds_back_results_and_the_journal_says_why(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    ws = await start(http, mock_soniox, "delay:ms=5")
+    await stream(ws, 3)
+    await ws.send_str("")  # finish
+    frames, ended = await read_all(ws)
+    assert frames[-1]["finished"] is True
+    assert ended == 1000
+    sent = mock_soniox.journal.server_frames()
+    assert len(sent) == len(frames)
+    assert {e.fault for e in sent} == {"delay:ms=5"}
+
+
+async def test_a_client_that_reconnects_with_the_same_url_recovers(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+) -> None:
+    spec = "drop:after_ms=200,times=1"
+    first = await start(http, mock_soniox, spec)
+    await stream(first, 4)
+    await read_all(first)
+    assert first.close_code == 1006
+
+    second = await start(http, mock_soniox, spec)  # healed: the same spec no longer fires
+    await stream(second, 4)
+    await second.send_str("")
+    frames, ended = await read_all(second)
+    assert frames[-1]["finished"] is True
+    assert ended == 1000
+    assert mock_soniox.journal.faults_applied() == [spec]
