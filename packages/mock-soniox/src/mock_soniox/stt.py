@@ -78,6 +78,7 @@ class _Session:
         try:
             await self._serve()
         except ProtocolError as exc:
+            self._release_key()  # before the close frame, so a client may reconnect at once
             await self.conn.fail(exc)
         finally:
             self._release_key()
@@ -254,6 +255,7 @@ class _Session:
             "finished": True,
         }
         if await self.conn.send_json(finished, kind="finished"):
+            self._release_key()  # before the close frame, so a client may reconnect at once
             await self.conn.close(1000)
 
     def _release_key(self) -> None:
