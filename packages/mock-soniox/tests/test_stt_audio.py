@@ -13,8 +13,10 @@ from mock_soniox.pytest_plugin import MockSoniox
 from mock_soniox.stt_config import STT_RAW_FORMATS
 from mock_soniox.stt_testing import Transcript, connect, read_all, run_session, speech
 
-ENCODABLE = ("pcm_s8", "pcm_s16le", "pcm_s16be", "pcm_s32le", "pcm_s32be", "mulaw", "alaw")
-ENCODABLE += ("pcm_f32le", "pcm_f32be", "pcm_f64le", "pcm_f64be")
+ENCODABLE = frozenset(
+    {"pcm_s8", "pcm_s16le", "pcm_s16be", "pcm_s32le", "pcm_s32be", "mulaw", "alaw"}
+    | {"pcm_f32le", "pcm_f32be", "pcm_f64le", "pcm_f64be"}
+)
 
 
 def raw_bytes(fmt: str, ms: int, rate: int, channels: int) -> bytes:
