@@ -369,7 +369,7 @@ class ConnectionFaults:
                 self.pending.remove(spec)
                 if await self._fire(conn, spec):
                     return True
-        return conn.closed
+        return False
 
     async def _fire(self, conn: Connection, spec: FaultSpec) -> bool:
         self.fired.append(spec.text)
