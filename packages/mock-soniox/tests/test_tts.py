@@ -31,7 +31,7 @@ def stream_config(stream_id: str = "s1", **fields: Any) -> dict[str, Any]:
         "stream_id": stream_id,
         "model": "tts-rt-v2",
         "language": "en",
-        "voice": "Adrian",
+        "voice": "Synthetic-Test",  # no recorded fixture uses it: synthetic audio
         "audio_format": "pcm_s16le",
         "sample_rate": 24000,
     }
@@ -103,9 +103,11 @@ async def connect(
 ) -> TtsClient:
     """Settings apply to connections opened after ``configure``: configure, then connect.
 
-    The connection idle timer is long unless a test sets it, so scaled time cannot close it.
+    Timers are long unless a test sets them, so scaled time cannot end what a test did not aim at.
     """
     settings.setdefault("tts_connection_idle_timeout_s", 5000.0)
+    settings.setdefault("tts_stream_idle_timeout_s", 1000.0)
+    settings.setdefault("tts_stream_max_age_s", 10_000.0)
     mock_soniox.configure(**settings)
     return await open_client(mock_soniox, http, headers=KEY)
 
@@ -485,7 +487,7 @@ async def test_text_at_the_limit_is_spoken(
 
 
 async def test_stream_idle_timeout(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> None:
-    client = await connect(mock_soniox, http, time_scale=0.001)
+    client = await connect(mock_soniox, http, time_scale=0.001, tts_stream_idle_timeout_s=10)
     await client.send(**stream_config("idle"))
     await client.send(stream_id="idle", text="Hello")
     error = assert_error_end(await client.until_terminated("idle"), 408, "request_timeout")
@@ -501,21 +503,21 @@ async def test_keep_alive_does_not_reset_the_stream_timer_but_keeps_the_socket(
         mock_soniox,
         http,
         time_scale=0.001,
-        tts_stream_idle_timeout_s=50,
-        tts_connection_idle_timeout_s=20,
+        tts_stream_idle_timeout_s=30,
+        tts_connection_idle_timeout_s=100,
     )
     await client.send(**stream_config("k"))
 
     async def keep_alive() -> None:
         while True:
             await client.send(keep_alive=True)
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.01)
 
     pinger = asyncio.create_task(keep_alive())
     try:
         assert_error_end(await client.until_terminated("k"), 408, "request_timeout")
-        # Far longer than the 20 ms connection idle timeout, kept alive by keep_alive alone.
-        await asyncio.sleep(0.2)
+        # Far longer than the 100 ms connection idle timeout, kept alive by keep_alive alone.
+        await asyncio.sleep(0.5)
         await client.start("after", "Hi.")
         assert_normal_end(await client.until_terminated("after"))
     finally:
