@@ -244,13 +244,18 @@ class ConnectionPool:
     def connections(self) -> list[TTSConnection]:
         return [c for c in self._conns if not c.closed]
 
-    async def acquire(self, timeout_s: float) -> tuple[TTSConnection, float, bool]:
-        """A slot on a connection: ``(connection, seconds waited, reused an open one)``."""
+    async def acquire(
+        self, timeout_s: float, *, avoid: TTSConnection | None = None
+    ) -> tuple[TTSConnection, float, bool]:
+        """A slot on a connection: ``(connection, seconds waited, reused an open one)``.
+
+        ``avoid`` is the connection a failed stream was on: its replacement goes elsewhere.
+        """
         if self._closed:
             raise APIConnectionError("Soniox TTS is closed")
         started = time.perf_counter()
         for conn in self._conns:
-            if conn.has_room:
+            if conn.has_room and conn is not avoid:
                 conn.reserve()
                 self._cancel_idle_timer(conn)
                 return conn, time.perf_counter() - started, True

@@ -108,6 +108,10 @@ class SonioxStream:
     def age_s(self) -> float:
         return time.monotonic() - self.opened_at
 
+    @property
+    def connection(self) -> TTSConnection | None:
+        return self._conn
+
     def attach(self, conn: TTSConnection) -> None:
         self._conn = conn
         conn.register(self.id, self)
@@ -342,16 +346,22 @@ class StreamRunner:
         self._live.add(stream)
         return stream
 
-    def _start(self, stream: SonioxStream, delay_s: float = 0.0) -> None:
-        task = asyncio.create_task(self._attach(stream, delay_s), name="soniox-tts-acquire")
+    def _start(
+        self, stream: SonioxStream, delay_s: float = 0.0, avoid: TTSConnection | None = None
+    ) -> None:
+        task = asyncio.create_task(self._attach(stream, delay_s, avoid), name="soniox-tts-acquire")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _attach(self, stream: SonioxStream, delay_s: float) -> None:
+    async def _attach(
+        self, stream: SonioxStream, delay_s: float, avoid: TTSConnection | None
+    ) -> None:
         if delay_s > 0:
             await asyncio.sleep(delay_s)
         try:
-            conn, waited, reused = await self._pool.acquire(self._settings.acquire_timeout_s)
+            conn, waited, reused = await self._pool.acquire(
+                self._settings.acquire_timeout_s, avoid=avoid
+            )
         except TimeoutError:
             stream.on_lost(APITimeoutError("Soniox TTS: no connection slot in time"))
             return
@@ -399,7 +409,7 @@ class StreamRunner:
             if stream.end_requested:
                 replacement.end()
             delay = 0.1 if failures <= 1 else self._settings.retry_interval_s
-            self._start(replacement, delay)
+            self._start(replacement, delay, avoid=stream.connection)
             stream = replacement
 
     async def _drain(self, stream: SonioxStream) -> APIError | None:
