@@ -151,7 +151,11 @@ def test_unknown_markers_are_ignored() -> None:
 
 
 ORIG: dict[str, Any] = {"language": "en", "translation_status": "original"}
-TRANS: dict[str, Any] = {"language": "es", "translation_status": "translation", "source_language": "en"}
+TRANS: dict[str, Any] = {
+    "language": "es",
+    "translation_status": "translation",
+    "source_language": "en",
+}
 
 
 def test_translation_fragment_8_2() -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal, Never
 
 import aiohttp
+from livekit import rtc
 from livekit.agents import (
     DEFAULT_API_CONNECT_OPTIONS,
     APIConnectionError,
@@ -306,7 +307,12 @@ class SpeechStream(stt.SpeechStream):
         language: NotGivenOr[str] = NOT_GIVEN,
     ) -> None:
         opts = stt.options
-        super().__init__(stt=stt, conn_options=conn_options, sample_rate=opts.sample_rate)
+        # Rate and channel conversion happen in push_frame (the base class resampler assumes
+        # mono), so every frame that reaches the input channel already matches the config.
+        super().__init__(stt=stt, conn_options=conn_options)
+        self._converter: rtc.AudioResampler | None = None
+        self._converter_input_rate = 0
+        self._aclosing = False
         self._soniox = stt
         self._opts = opts
         self._config = build_config(opts, language=language if is_given(language) else None)
@@ -333,6 +339,44 @@ class SpeechStream(stt.SpeechStream):
     @property
     def request_id(self) -> str:
         return self._transcript.request_id
+
+    def push_frame(self, frame: rtc.AudioFrame) -> None:
+        """Queue audio; other channel counts and sample rates are converted to the config's."""
+        self._check_input_not_ended()
+        self._check_not_closed()
+        channels, rate = self._opts.num_channels, self._opts.sample_rate
+        if frame.num_channels != channels:
+            pcm = frame_to_pcm(frame, channels)
+            frame = rtc.AudioFrame(pcm, frame.sample_rate, channels, frame.samples_per_channel)
+        if frame.sample_rate == rate:
+            super().push_frame(frame)
+            return
+        if self._converter is None or self._converter_input_rate != frame.sample_rate:
+            self._flush_converter()
+            self._converter = rtc.AudioResampler(
+                frame.sample_rate,
+                rate,
+                num_channels=channels,
+                quality=rtc.AudioResamplerQuality.HIGH,
+            )
+            self._converter_input_rate = frame.sample_rate
+        for converted in self._converter.push(frame):
+            super().push_frame(converted)
+
+    def flush(self) -> None:
+        self._check_input_not_ended()
+        self._check_not_closed()
+        self._flush_converter()
+        super().flush()
+
+    async def aclose(self) -> None:
+        self._aclosing = True  # closing the input channel must not read as end_input()
+        await super().aclose()
+
+    def _flush_converter(self) -> None:
+        if self._converter is not None:
+            for converted in self._converter.flush():
+                super().push_frame(converted)
 
     async def _run(self) -> None:
         # Our timeline comes from the audio itself (replay positions), so undo the framework's
@@ -435,6 +479,8 @@ class SpeechStream(stt.SpeechStream):
                 self._replay.append(data)
                 self._last_audio_sent = time.monotonic()
                 await ws.send_bytes(data)
+            if self._aclosing:
+                return
             self._input_ended = True
         await ws.send_str(_END_OF_AUDIO)
 
