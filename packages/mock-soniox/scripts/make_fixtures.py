@@ -79,7 +79,7 @@ def synth(word: str, voice: str, speed: int = 200) -> Pcm:
         check=True,
     ).stdout
     raw = subprocess.run(
-        [*("sox", "-t", "wav", "-", "-t", "raw", "-r", str(RATE)), *SOX_S16_MONO],
+        [*("sox", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(RATE)), *SOX_S16_MONO],
         input=wav,
         capture_output=True,
         check=True,
@@ -702,7 +702,7 @@ def build(out: Path) -> list[Path]:
             "tts-maya",
             "Maya",
             "en-us+f3",
-            "tts-rt-v1-preview",
+            "tts-rt-v2",
             ["Hello! How can I help you today?", "Your order has shipped.", "Goodbye."],
             overlap=True,
         ),

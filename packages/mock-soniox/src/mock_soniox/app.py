@@ -73,9 +73,10 @@ STATE_KEY = web.AppKey("mock_soniox_state", MockState)
 
 def create_app(settings: Settings | None = None) -> web.Application:
     """The mock as an aiohttp app: serve it, or hand it to ``aiohttp_client``."""
-    from . import admin, stt, tts  # the endpoint modules import this one for types
+    from . import admin, replay, stt, tts  # the endpoint modules import this one for types
 
     state = MockState(settings or Settings())
+    replay.install(state)  # recorded fixtures first, the synthetic sources when none matches
     app = web.Application()
     app[STATE_KEY] = state
     app.router.add_get(STT_PATH, _websocket_route(state, "stt", stt.run_session))

@@ -22,6 +22,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8765
     fixtures_dir: str | None = None
+    # Fixture replay (FIXTURES.md): the bundled library, picking fixtures by their audio, and
+    # strict mode (an unexpected client frame gets a mismatch report instead of adapting).
+    fixtures_bundled: bool = True
+    fixtures_match_audio: bool = True
+    fixtures_strict: bool = False
     log_level: str = "INFO"
 
     # Time: 1.0 paces output like the service, 0 sends as fast as possible. Timers scale with it
