@@ -1,0 +1,92 @@
+"""Clients that vanish leave nothing behind: 1,000 abandoned TTS connections, some mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+from typing import Any
+
+import aiohttp
+import psutil
+
+from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.server import ThreadedMockServer
+
+KEY = {"Authorization": "Bearer test-key"}
+CONNECTIONS = 1000
+WARM_UP = 200
+BATCH = 50
+CONFIG: dict[str, Any] = {
+    "model": "tts-rt-v2",
+    "language": "en",
+    "voice": "Synthetic-Test",
+    "audio_format": "pcm_s16le",
+    "sample_rate": 24000,
+}
+
+
+def server_tasks(server: ThreadedMockServer) -> int:
+    """Live tasks on the server's loop (the probe's own task included, every time)."""
+    count: int = server.call(lambda: len(asyncio.all_tasks(server.loop)))
+    return count
+
+
+def rss_mb() -> float:
+    gc.collect()
+    return psutil.Process().memory_info().rss / 2**20
+
+
+async def abandon(http: aiohttp.ClientSession, url: str, how: int) -> None:
+    """Open a connection and leave in one of four ways (closing the session drops the rest)."""
+    ws = await http.ws_connect(url, headers=KEY)
+    if how == 0:
+        await ws.close()  # polite, before any stream
+        return
+    stream_id = f"s{how}"
+    await ws.send_str(json.dumps({"stream_id": stream_id, **CONFIG}))
+    if how == 1:
+        return  # vanishes with a stream waiting for text
+    await ws.send_str(json.dumps({"stream_id": stream_id, "text": "Hello there. " * 3}))
+    await ws.send_str(json.dumps({"stream_id": "other", **CONFIG}))
+    await ws.send_str(json.dumps({"stream_id": "other", "text": "Bye.", "text_end": True}))
+    msg = await ws.receive(timeout=10)
+    assert msg.type == aiohttp.WSMsgType.TEXT
+    assert "audio" in json.loads(msg.data)
+    if how == 2:
+        await ws.close()  # polite close mid-stream
+    # how == 3: vanishes mid-stream (the session closes the TCP connection, no close frame)
+
+
+async def abandon_many(url: str, count: int) -> None:
+    for start in range(0, count, BATCH):
+        async with aiohttp.ClientSession() as http:
+            await asyncio.gather(*(abandon(http, url, i % 4) for i in range(start, start + BATCH)))
+
+
+async def wait_until(predicate: Any, seconds: float = 20.0) -> None:
+    """Poll state that lives on the server's thread (no event crosses threads for it)."""
+    async with asyncio.timeout(seconds):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def test_abandoned_connections_leave_no_tasks_or_memory(
+    mock_soniox: MockSoniox, mock_soniox_server: ThreadedMockServer
+) -> None:
+    # Paced (first audio after 15 ms, audio at 40x real time), so streams are mid-flight when
+    # their clients vanish; the journal is off so only the handlers' own memory is measured.
+    mock_soniox.configure(time_scale=0.1, journal_enabled=False, tts_stream_idle_timeout_s=1000)
+    url = mock_soniox.tts_url
+    # A first round grows the allocator's pools and caches to their working size.
+    await abandon_many(url, WARM_UP)
+    await wait_until(lambda: not mock_soniox.connection_ids())
+    tasks_before = server_tasks(mock_soniox_server)
+    memory_before = rss_mb()
+
+    await abandon_many(url, CONNECTIONS)
+
+    await wait_until(lambda: not mock_soniox.connection_ids())
+    await wait_until(lambda: server_tasks(mock_soniox_server) <= tasks_before)
+    growth = rss_mb() - memory_before
+    assert growth < 10, f"memory grew by {growth:.1f} MB over {CONNECTIONS} connections"
