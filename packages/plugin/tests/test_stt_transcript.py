@@ -223,3 +223,12 @@ def test_merge_for_recognize() -> None:
     assert (merged.start_time, merged.end_time) == (0.0, 0.7)
     assert [str(w) for w in merged.words or []] == ["One", "Two"]
     assert merge_speech_data([], fallback_language="en").text == ""
+
+
+def test_first_word_of_a_new_session_is_not_glued_to_the_last_final() -> None:
+    asm = TranscriptAssembler()
+    asm.feed([fin("Hello", 0, 300)], 0.0)
+    asm.connection_lost()
+    events = asm.feed([fin("world", 0, 300), END], 0.3)  # a session's first token has no space
+    assert text(events[0]) == "Hello world"
+    assert [str(w) for w in events[0].alternatives[0].words or []] == ["Hello", "world"]

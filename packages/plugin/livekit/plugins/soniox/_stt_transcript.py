@@ -9,6 +9,7 @@ marker, so the final event carries both the source and the target text.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ class Token:
     speaker: str | None = None
     language: str | None = None
     translation_status: str | None = None
+    ends_word: bool = False  # the last token before a reconnect: the next one starts a word
 
     @property
     def is_translation(self) -> bool:
@@ -62,17 +64,30 @@ def parse_token(raw: dict[str, Any], time_base: float) -> Token:
     )
 
 
+def _pieces(tokens: Iterable[Token]) -> Iterable[tuple[Token, str]]:
+    """Each token with its text, spaced after a token that ends a word."""
+    ends_word = False
+    for token in tokens:
+        space = ends_word and not token.text[:1].isspace()
+        yield token, " " + token.text if space else token.text
+        ends_word = token.ends_word
+
+
+def _join(tokens: Iterable[Token]) -> str:
+    return "".join(text for _, text in _pieces(tokens)).strip()
+
+
 def _runs(tokens: Iterable[Token]) -> tuple[list[str], list[str]]:
     """Consecutive same-language runs: (languages, texts)."""
     languages: list[str] = []
     texts: list[str] = []
-    for token in tokens:
+    for token, text in _pieces(tokens):
         language = token.language or ""
         if languages and languages[-1] == language:
-            texts[-1] += token.text
+            texts[-1] += text
         else:
             languages.append(language)
-            texts.append(token.text)
+            texts.append(text)
     stripped = [(lang, text.strip()) for lang, text in zip(languages, texts, strict=True)]
     kept = [(lang, text) for lang, text in stripped if text]
     return [lang for lang, _ in kept], [text for _, text in kept]
@@ -91,7 +106,7 @@ def _words(tokens: Sequence[Token], offset: float) -> list[TimedString]:
     """Sub-word tokens joined into words: a token with leading whitespace starts a new word."""
     groups: list[list[Token]] = []
     for token in tokens:
-        if not groups or token.text[:1].isspace():
+        if not groups or token.text[:1].isspace() or groups[-1][-1].ends_word:
             groups.append([token])
         else:
             groups[-1].append(token)
@@ -126,14 +141,14 @@ def speech_data(
     ends = [t.end for t in spoken if t.end is not None]
     confidences = [t.confidence for t in spoken if t.confidence is not None]
     language = _dominant((t.language, t.text) for t in spoken) or fallback_language
-    text = "".join(t.text for t in spoken).strip()
+    text = _join(spoken)
     source: tuple[list[str], list[str]] | None = None
     target: tuple[list[str], list[str]] | None = None
     if any(t.translation_status for t in tokens):
         source = _runs(spoken)
     if translated:
         target = _runs(translated)
-        text = "".join(t.text for t in translated).strip()
+        text = _join(translated)
         language = _dominant((t.language, t.text) for t in translated) or language
     return stt.SpeechData(
         language=LanguageCode(language),
@@ -208,6 +223,8 @@ class TranscriptAssembler:
     def connection_lost(self) -> list[stt.SpeechEvent]:
         """The socket dropped: the non-final tail is gone (its audio is re-sent); finals stay."""
         self._tail = []
+        if self._finals:
+            self._finals[-1] = dataclasses.replace(self._finals[-1], ends_word=True)
         return self._emit_closing() if self._closing is not None else []
 
     # --- internals ---
