@@ -16,6 +16,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
+from mock_soniox import JournalEntry
 from mock_soniox.pytest_plugin import MockSoniox
 
 KEY = {"Authorization": "Bearer test-key"}
@@ -337,3 +338,46 @@ async def test_the_connection_timer_leaves_no_task_behind(
 
     left = asyncio.run_coroutine_threadsafe(fault_timers(), loop).result(timeout=5)
     assert left == []
+
+
+async def all_of(mock_soniox: MockSoniox, kind: str, count: int) -> list[JournalEntry]:
+    """Wait until the journal holds ``count`` events of ``kind``; return them."""
+    await mock_soniox.journal.wait_for(
+        lambda e: e.kind == kind and len(mock_soniox.journal.events(kind)) >= count
+    )
+    return mock_soniox.journal.events(kind)
+
+
+async def test_faulted_and_abandoned_connections_leave_nothing_behind(
+    mock_soniox: MockSoniox,
+) -> None:
+    loop = mock_soniox._server.loop
+
+    async def task_count(settle_to: int) -> int:
+        """The server loop's task count, once it is down to ``settle_to`` (or 1000 turns on)."""
+        for _ in range(1000):
+            if len(asyncio.all_tasks()) <= settle_to:
+                break
+            await asyncio.sleep(0)  # let aiohttp finish tearing down closed transports
+        return len(asyncio.all_tasks())
+
+    def server_tasks(settle_to: int = 1_000_000) -> int:
+        return asyncio.run_coroutine_threadsafe(task_count(settle_to), loop).result(timeout=5)
+
+    baseline = server_tasks()
+    specs = ["stall", "drop:after_frames=1", "close:code=1011,after_ms=20", "delay:ms=1", "none"]
+    rounds = 20
+    async with aiohttp.ClientSession() as http:
+        sockets = []
+        for i in range(rounds * len(specs)):
+            spec = specs[i % len(specs)]
+            url = mock_soniox.tts_url if spec == "none" else with_fault(mock_soniox.tts_url, spec)
+            ws = await connect(http, url)
+            await ws.send_str(KEEP_ALIVE)
+            sockets.append(ws)
+        opened = await all_of(mock_soniox, "open", len(sockets))
+    # The session is gone: every client socket was dropped without a goodbye.
+    closed = await all_of(mock_soniox, "closed", len(sockets))
+    assert {e.conn_id for e in closed} == {e.conn_id for e in opened}
+    assert mock_soniox.connections() == []
+    assert server_tasks(settle_to=baseline) == baseline

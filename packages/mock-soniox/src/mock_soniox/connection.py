@@ -124,14 +124,14 @@ class Connection:
         self, frame: dict[str, Any], *, kind: str, fault: str | None = None
     ) -> bool:
         """Send one JSON text frame; False when the client is already gone."""
-        if self.ws.closed:
+        if self.ws.closed or self.aborted:
             return False
         if self.stalled:
             return True  # a stalled server sends nothing; the handler carries on unaware
         delay = self.faults.send_delay_s(self)
         if delay > 0:
             await asyncio.sleep(delay)
-            if self.ws.closed:
+            if self.ws.closed or self.aborted:
                 return False
             fault = fault or (self.faults.delay.text if self.faults.delay else None)
         stream_id = frame.get("stream_id")
