@@ -53,8 +53,35 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def contract(session: nox.Session) -> None:
-    """Placeholder: the official SDK and the PyPI 1.8.9 plugin against the mock (mock issue)."""
-    session.log("contract: placeholder until the mock protocol issue lands; nothing is tested yet")
+    """The official soniox SDK 2.10.x and the PyPI livekit-plugins-soniox 1.8.9 against the mock."""
+    # Its own venv: the PyPI plugin has our plugin's import name. The mock's own dependencies
+    # stay pinned to uv.lock through a constraints file.
+    constraints = f"{session.create_tmp()}/mock-constraints.txt"
+    session.run_install(
+        "uv",
+        "export",
+        "--frozen",
+        "--no-hashes",
+        "--no-dev",
+        "--no-emit-workspace",
+        "--package",
+        "mock-soniox",
+        "-o",
+        constraints,
+        silent=True,
+    )
+    session.install(
+        "-c",
+        constraints,
+        "./packages/mock-soniox",
+        "soniox==2.10.*",
+        "livekit-plugins-soniox==1.8.9",
+        "pytest>=8.3",
+        "pytest-asyncio>=0.24",
+    )
+    session.run(
+        "pytest", "-c", "packages/mock-soniox/contract/pytest.ini", "packages/mock-soniox/contract"
+    )
 
 
 @nox.session

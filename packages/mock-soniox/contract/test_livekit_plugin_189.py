@@ -1,0 +1,75 @@
+"""The PyPI `livekit-plugins-soniox` 1.8.9, unmodified, against the mock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from livekit import rtc
+from livekit.agents import stt as lk_stt
+from livekit.plugins import soniox
+from speech import SAMPLE_RATE, chunks, utterances
+
+from mock_soniox.pytest_plugin import MockSoniox
+
+
+async def test_stt_stream_reaches_final_transcript_and_end_of_speech(
+    mock_soniox: MockSoniox,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        engine = soniox.STT(api_key="contract-key", base_url=mock_soniox.stt_url, http_session=http)
+        stream = engine.stream()
+        for chunk in chunks(utterances(tail_s=3.0)):
+            stream.push_frame(
+                rtc.AudioFrame(
+                    chunk, SAMPLE_RATE, num_channels=1, samples_per_channel=len(chunk) // 2
+                )
+            )
+        seen: list[lk_stt.SpeechEventType] = []
+        final_text = ""
+        async with asyncio.timeout(30):
+            async for event in stream:
+                seen.append(event.type)
+                if event.type == lk_stt.SpeechEventType.FINAL_TRANSCRIPT:
+                    final_text = event.alternatives[0].text
+                if event.type == lk_stt.SpeechEventType.END_OF_SPEECH:
+                    break
+        await stream.aclose()
+    assert lk_stt.SpeechEventType.START_OF_SPEECH in seen
+    assert lk_stt.SpeechEventType.INTERIM_TRANSCRIPT in seen
+    assert final_text.strip()
+    # Its config frame (with explicit nulls) was accepted as the service accepts it.
+    config = mock_soniox.journal.client_frames(kind="config", endpoint="stt")[0].data
+    assert config["context"] is None and config["max_endpoint_delay_ms"] == 2000
+
+
+async def test_tts_synthesize_and_concurrent_streams_share_one_socket(
+    mock_soniox: MockSoniox,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        engine = soniox.TTS(
+            api_key="contract-key", websocket_url=mock_soniox.tts_url, http_session=http
+        )
+
+        async def speak(text: str) -> float:
+            duration = 0.0
+            stream = engine.stream()
+            stream.push_text(text)
+            stream.end_input()
+            async for audio in stream:
+                duration += audio.frame.duration
+            await stream.aclose()
+            return duration
+
+        async with asyncio.timeout(30):
+            durations = await asyncio.gather(
+                speak("First stream talks. "), speak("Second stream talks too. ")
+            )
+            chunked = 0.0
+            async for audio in engine.synthesize("A whole sentence at once."):
+                chunked += audio.frame.duration
+        await engine.aclose()
+    assert all(d > 0.5 for d in durations)
+    assert chunked > 0.5
+    tts_connections = {e.conn_id for e in mock_soniox.journal.client_frames(endpoint="tts")}
+    assert len(tts_connections) == 1
