@@ -9,6 +9,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from . import fixture_cli
+from .record import MODES
 from .server import MockServer
 from .settings import Settings
 
@@ -30,6 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-key", action="append", default=None, help="accept only this key (repeatable)"
     )
     serve.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
+    serve.add_argument(
+        "--record",
+        choices=MODES,
+        default="none",
+        help="also record through a proxy to the upstreams, into --fixtures (default none)",
+    )
+    fixture_cli.add_upstream_arguments(serve)
+    fixture_cli.add_commands(sub)
     return parser
 
 
@@ -60,11 +70,24 @@ async def serve(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "fixtures":
+        return fixture_cli.run_fixtures(args)
+    if args.command == "record":
+        logging.basicConfig(level=(args.log_level or "INFO").upper())
+        options = fixture_cli.record_options(args, args.out, args.mode)
+        asyncio.run(fixture_cli.run_recorder(options, args.host, args.port))
+        return 0
     settings = settings_from_args(args)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    if args.command == "serve":
+    if args.command == "serve" and args.record != "none":
+        if not settings.fixtures_dir:
+            print("error: --record needs --fixtures DIR to write to", file=sys.stderr)
+            return 2
+        options = fixture_cli.record_options(args, settings.fixtures_dir, args.record)
+        asyncio.run(fixture_cli.run_recorder(options, settings.host, settings.port, settings))
+    elif args.command == "serve":
         asyncio.run(serve(settings))
     return 0
 
