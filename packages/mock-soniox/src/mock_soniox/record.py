@@ -9,7 +9,8 @@ Replaying goes through an in-process mock serving the output directory.
 
 API keys never reach a fixture: the Authorization header and the subprotocol are not recorded,
 and ``api_key`` in config frames is written as REDACTED. With ``SONIOX_API_KEY`` (or
-``api_key=``) the proxy authenticates upstream itself, so clients can use any placeholder key.
+``api_key=``) the proxy authenticates upstream itself (Bearer header; a client's in-message key
+is dropped), so clients can use any placeholder key.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class Recorder:
         self.app.router.add_get("/healthz", self._healthz)
         self.http: aiohttp.ClientSession | None = None
         self.written: list[Path] = []
+        self._wrote = asyncio.Condition()
         self.app.on_startup.append(self._start)
         self.app.on_cleanup.append(self._stop)
 
@@ -129,6 +131,12 @@ class Recorder:
     async def _stop(self, app: web.Application) -> None:
         if self.http is not None:
             await self.http.close()
+
+    async def wait_written(self, count: int, timeout_s: float = 10.0) -> list[Path]:
+        """Wait until ``count`` fixtures were written (a fixture is written after its close)."""
+        async with asyncio.timeout(timeout_s), self._wrote:
+            await self._wrote.wait_for(lambda: len(self.written) >= count)
+        return list(self.written)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "mode": self.options.mode})
@@ -182,7 +190,7 @@ class Recorder:
     async def _proxy(self, endpoint: str, request: web.Request) -> web.StreamResponse:
         assert self.http is not None
         name = request.query.get(FIXTURE_QUERY) or request.headers.get(FIXTURE_HEADER)
-        record = self._records(endpoint, name)
+        record = await asyncio.to_thread(self._records, endpoint, name)  # reads the directory
         url = self._upstream_url(endpoint, record, request)
         headers, protocols = self._upstream_auth(request, record)
         try:
@@ -219,7 +227,9 @@ class Recorder:
             await _Relay(endpoint, client, upstream, writer, self.options, named=bool(name)).run()
             if writer is not None and writer.frames:
                 path = await asyncio.to_thread(writer.write, self.options.out_dir)
-                self.written.append(path)
+                async with self._wrote:
+                    self.written.append(path)
+                    self._wrote.notify_all()
                 logger.info("%s: recorded %s (%d frames)", endpoint, path, len(writer.frames))
         finally:
             await upstream.close()
@@ -344,14 +354,14 @@ class _Relay:
         await self.client.close(code=code)
 
     def _authenticate(self, text: str) -> str:
-        """With a key of our own, legacy in-message keys are replaced by it on the way up."""
-        key = self.options.api_key
-        if not key or '"api_key"' not in text:
+        """With a key of our own (sent as a header), a client's in-message placeholder key is
+        dropped on the way up: the service rejects a key sent in two places."""
+        if not self.options.api_key or '"api_key"' not in text:
             return text
         with contextlib.suppress(json.JSONDecodeError):
             data = json.loads(text)
             if isinstance(data, dict) and "api_key" in data:
-                data["api_key"] = key
+                del data["api_key"]
                 return json.dumps(data)
         return text
 
