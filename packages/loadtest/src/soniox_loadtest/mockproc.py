@@ -1,20 +1,27 @@
-"""Start ``mock-soniox serve`` as a child process and read the URLs it prints."""
+"""Start ``mock-soniox serve`` as a child process and read the URLs it prints.
+
+The mock's output goes to a temporary file rather than a pipe: in the master of a locust
+``--processes`` run (gevent-patched and forked) the pipe's read end was found closed, and the
+mock's URLs never arrived. Polling a file works the same with and without gevent.
+"""
 
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from typing import IO
 
 
 @dataclass
 class MockProcess:
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     tts_url: str
     stt_url: str
+    output: IO[bytes]
 
     @property
     def host(self) -> str:
@@ -30,8 +37,7 @@ class MockProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=timeout_s)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self.output.close()
 
 
 def start_mock(
@@ -46,28 +52,31 @@ def start_mock(
     env.update(extra_env or {})
     cmd = [sys.executable, "-m", "mock_soniox", "serve", "--host", "127.0.0.1", "--port", "0"]
     cmd += ["--time-scale", str(time_scale)]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env
-    )
-    assert proc.stdout is not None
-    urls: dict[str, str] = {}
+    output = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the MockProcess, closed in stop()
+    proc = subprocess.Popen(cmd, stdout=output, stdin=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + startup_timeout_s
     try:
-        while not {"STT", "TTS"} <= urls.keys():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+        while True:
+            urls = _urls(output)
+            if {"STT", "TTS"} <= urls.keys():
+                return MockProcess(proc, tts_url=urls["TTS"], stt_url=urls["STT"], output=output)
+            if proc.poll() is not None:
+                raise RuntimeError(f"mock-soniox exited early with code {proc.returncode}")
+            if time.monotonic() > deadline:
                 raise TimeoutError(f"mock-soniox printed no URLs within {startup_timeout_s} s")
-            readable, _, _ = select.select([proc.stdout], [], [], remaining)
-            if not readable:
-                continue
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"mock-soniox exited early with code {proc.wait(timeout=5)}")
-            label, _, url = line.strip().partition(" ")
-            if label in ("STT", "TTS"):
-                urls[label] = url.strip()
+            time.sleep(0.05)
     except BaseException:
         proc.kill()
         proc.wait(timeout=10)
+        output.close()
         raise
-    return MockProcess(proc, tts_url=urls["TTS"], stt_url=urls["STT"])
+
+
+def _urls(output: IO[bytes]) -> dict[str, str]:
+    output.seek(0)
+    urls: dict[str, str] = {}
+    for line in output.read().decode(errors="replace").splitlines():
+        label, _, url = line.strip().partition(" ")
+        if label in ("STT", "TTS") and url.strip():
+            urls[label] = url.strip()
+    return urls

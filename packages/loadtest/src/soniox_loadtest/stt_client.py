@@ -59,6 +59,7 @@ def run_session(
     totals.connections_opened += 1
     ended = gevent.event.Event()
     reader = gevent.spawn(_read_loop, ws, state, ended)
+    interrupted = False
     try:
         ws.send(json.dumps(plan.config))
         state.audio_started_at = time.perf_counter()
@@ -77,12 +78,18 @@ def run_session(
             state.on_timeout(time.perf_counter())
     except (websocket.WebSocketException, OSError) as exc:
         state.on_closed(f"send failed: {type(exc).__name__}", time.perf_counter())
+    except BaseException:  # the user was stopped mid-session: neither a success nor a failure
+        interrupted = True
+        raise
     finally:
         drop_socket(ws)
         reader.join(timeout=2.0)
         if not reader.dead:
             reader.kill(block=True, timeout=2.0)
-        totals.stream_finished(state.failure.label if state.failure else None)
+        if interrupted:
+            totals.stream_abandoned()
+        else:
+            totals.stream_finished(state.failure.label if state.failure else None)
     return state
 
 
