@@ -191,7 +191,10 @@ async def test_tts_recorded_through_the_proxy_replays_per_stream(
         http, mock_soniox.tts_url, {"b": texts["two"], "a": texts["one"]}, **auth
     )
     for old, new in (("one", "a"), ("two", "b")):
-        assert shape(again[new]) == shape(live[old])
+        # Chunk boundaries follow the sentences the handler saw at each moment, so only the
+        # order of events is compared, and the audio and timestamps they carry.
+        assert shape(again[new])[-2:] == shape(live[old])[-2:] == ["end", "terminated"]
+        assert set(shape(again[new])[:-2]) <= {"audio"}
         assert characters(again[new]) == characters(live[old]) == texts[old]
         recorded, replayed = samples(live[old]), samples(again[new])
         assert np.abs(replayed[: recorded.size] - recorded).max() <= 1
