@@ -41,7 +41,7 @@ LEGACY_AUTH_TIMEOUT_S = 10.0
 # Silence sent with audio_end when text_end arrives after all text has been spoken.
 TAIL_SILENCE_S = 0.04
 # Texts longer than this are synthesized in a worker thread so the loop keeps serving others.
-THREAD_SYNTH_CHARS = 400
+THREAD_SYNTH_CHARS = 2000
 # A sentence is complete at . ! ? (or CJK equivalents) followed by whitespace, or at a newline.
 _SENTENCE_END = re.compile(r"(?:[.!?\u2026\u3002\uff01\uff1f][\"')\]]*\s+|\n)")
 
@@ -160,17 +160,17 @@ class TtsStream:
         next_at: float | None = None
         while True:
             text, final = await self._next_segment()
+            ready_at = loop.time()  # first audio is due this long after its text is ready
             speech = await self._speech(text)
             if len(speech.samples) == 0:
                 if not final:
                     continue
                 speech = silence(self.config, TAIL_SILENCE_S)
             chunks = self.encoder.chunks(speech)
-            now = loop.time()
             if next_at is None:
-                next_at = now + settings.scaled(settings.tts_time_to_first_audio_ms / 1000.0)
+                next_at = ready_at + settings.scaled(settings.tts_time_to_first_audio_ms / 1000.0)
             else:
-                next_at = max(next_at, now)
+                next_at = max(next_at, ready_at)
             for i, chunk in enumerate(chunks):
                 while True:
                     now = loop.time()

@@ -8,6 +8,7 @@ fixtures can replace the default :class:`SyntheticSource` when their text matche
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 import zlib
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import soundfile as sf
 
-from .audio import Samples, encode, wav_header
+from .audio import RAW_FORMATS, Samples, encode, wav_header
 from .settings import Settings
 from .tts_config import BITRATES, StreamConfig
 
@@ -61,45 +62,59 @@ TtsSourceFactory = Callable[["Connection", StreamConfig], TtsSource]
 
 
 class SyntheticSource:
-    """Deterministic speech-like audio: voiced pulses per letter, silence between words.
+    """Deterministic speech-like audio: a voiced pulse per letter, silence between words.
 
-    Each character lasts ``tts_ms_per_char / speed``; the same (voice, text, seed) always gives
-    the same samples, so STT of this audio finds words where the text has them.
+    Each character lasts ``tts_ms_per_char / speed`` (rounded to whole samples); the same
+    (voice, text, seed, rate, speed) always gives the same samples, so STT of this audio finds
+    words where the text has them. Letters are drawn from a small per-voice table of pre-rendered
+    sounds, so speaking costs a table lookup, not synthesis: hundreds of streams stay cheap.
     """
 
     streaming = True
 
     def __init__(self, config: StreamConfig, settings: Settings) -> None:
         self.sample_rate = config.sample_rate
-        self.char_s = settings.tts_ms_per_char / 1000.0 / config.speed
-        self.seed = settings.seed
-        voice_hash = zlib.crc32(config.voice.encode())
-        self.pitch_hz = 100.0 + voice_hash % 120  # a stable pitch per voice
+        char_s = settings.tts_ms_per_char / 1000.0 / config.speed
+        self.char_samples = max(1, round(char_s * self.sample_rate))
+        self.char_s = self.char_samples / self.sample_rate
+        pitch_hz = 100.0 + zlib.crc32(config.voice.encode()) % 120  # a stable pitch per voice
+        self.table = _letter_sounds(pitch_hz, self.sample_rate, self.char_samples, settings.seed)
 
     def synthesize(self, text: str) -> Speech:
         chars = list(text)
-        n_chars = len(chars)
-        total = round(n_chars * self.char_s * self.sample_rate)
-        if total == 0:
-            return Speech(np.zeros(0, dtype=np.float32), self.sample_rate)
-        t = np.arange(total, dtype=np.float64) / self.sample_rate
-        index = np.minimum((t / self.char_s).astype(np.int64), n_chars - 1)
-        frac = t / self.char_s - index
-        codes = np.array([ord(c) for c in chars], dtype=np.int64)
-        voiced = np.array([c.isalnum() for c in chars], dtype=bool)
-        vowel = np.array([c.lower() in "aeiouy" for c in chars], dtype=bool)
-        # Pitch wanders a little with the letters; phase stays continuous.
-        f0 = self.pitch_hz * (1.0 + 0.08 * np.sin(codes * 0.7))[index]
-        phase = 2 * np.pi * np.cumsum(f0) / self.sample_rate
-        tone = 0.6 * np.sin(phase) + 0.25 * np.sin(2 * phase) + 0.15 * np.sin(3 * phase)
-        rng = np.random.default_rng((self.seed, zlib.crc32(text.encode())))
-        noise = rng.standard_normal(total)
-        body = np.where(vowel[index], tone, 0.5 * tone + 0.3 * noise)
-        envelope = np.sin(np.pi * frac) ** 0.5 * voiced[index]
-        samples = (0.4 * body * envelope).astype(np.float32)
-        starts = [round(i * self.char_s, 4) for i in range(n_chars)]
-        ends = [round((i + 1) * self.char_s, 4) for i in range(n_chars)]
+        rows = np.fromiter((_sound_row(c) for c in chars), dtype=np.intp, count=len(chars))
+        samples = self.table[rows].reshape(-1)
+        starts = [round(i * self.char_s, 4) for i in range(len(chars))]
+        ends = [round((i + 1) * self.char_s, 4) for i in range(len(chars))]
         return Speech(samples, self.sample_rate, chars, starts, ends)
+
+
+_VARIANTS = 8  # sounds per letter class
+_SILENT_ROW = 2 * _VARIANTS
+
+
+def _sound_row(char: str) -> int:
+    """Vowels use rows 0-7, other letters and digits 8-15, everything else is silent."""
+    if not char.isalnum():
+        return _SILENT_ROW
+    variant = (ord(char.lower()) * 7) % _VARIANTS
+    return variant if char.lower() in "aeiouy" else _VARIANTS + variant
+
+
+@functools.lru_cache(maxsize=64)
+def _letter_sounds(pitch_hz: float, rate: int, length: int, seed: int) -> Samples:
+    """Rows of one character's audio each: voiced tones, tones with noise, and silence."""
+    t = np.arange(length, dtype=np.float64) / rate
+    envelope = np.sin(np.pi * (np.arange(length) + 0.5) / length) ** 0.5
+    rng = np.random.default_rng((seed, int(pitch_hz)))
+    rows = np.zeros((2 * _VARIANTS + 1, length), dtype=np.float32)
+    for v in range(_VARIANTS):
+        phase = 2 * np.pi * pitch_hz * (1.0 + 0.08 * np.sin(v * 1.7)) * t
+        tone = 0.6 * np.sin(phase) + 0.25 * np.sin(2 * phase) + 0.15 * np.sin(3 * phase)
+        noise = rng.standard_normal(length)
+        rows[v] = 0.4 * tone * envelope
+        rows[_VARIANTS + v] = 0.4 * (0.5 * tone + 0.3 * noise) * envelope
+    return rows
 
 
 def synthetic_source_factory(conn: Connection, config: StreamConfig) -> TtsSource:
@@ -178,7 +193,9 @@ class StreamEncoder:
             blobs = _split_bytes(self._compress(speech.samples), n)
         else:
             raw_fmt = "pcm_s16le" if fmt == "wav" else fmt
-            blobs = [encode(raw_fmt, p) for p in pieces]
+            data = encode(raw_fmt, speech.samples)  # once, then sliced: cheaper than per chunk
+            width = RAW_FORMATS[raw_fmt].width
+            blobs = [data[i * step * width : (i + 1) * step * width] for i in range(n)]
             if fmt == "wav" and not self.header_sent:
                 blobs[0] = wav_header("pcm_s16le", rate) + blobs[0]
         self.header_sent = True
