@@ -248,3 +248,19 @@ async def test_api_key_never_logged(
     assert KEY not in caplog.text
     assert KEY not in str(info.value) and KEY not in repr(info.value.body)
     assert [e.recoverable for e in errors] == [False]
+
+
+async def test_start_time_offset_shifts_every_timestamp(
+    mock_soniox: MockSoniox, http_session: aiohttp.ClientSession
+) -> None:
+    stt = make_stt(mock_soniox, http_session)
+    async with stt.stream(conn_options=FAST_RETRY) as stream:
+        stream.start_time_offset = 10.0
+        for frame in speech_like_audio(utterances=1):
+            stream.push_frame(frame)
+        stream.end_input()
+        events = [ev async for ev in stream]
+    final = finals(events)[0]
+    assert 10.0 < final.start_time < final.end_time < 10.0 + 3.0
+    assert all(w.start_time_offset == 10.0 for w in final.words or [])
+    assert stream.start_time_offset == 10.0

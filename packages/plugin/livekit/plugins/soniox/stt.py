@@ -313,6 +313,7 @@ class SpeechStream(stt.SpeechStream):
         self._converter: rtc.AudioResampler | None = None
         self._converter_input_rate = 0
         self._aclosing = False
+        self._user_offset = 0.0  # start_time_offset as set by the user (see the property)
         self._soniox = stt
         self._opts = opts
         self._config = build_config(opts, language=language if is_given(language) else None)
@@ -326,7 +327,7 @@ class SpeechStream(stt.SpeechStream):
         self._transcript = TranscriptAssembler(
             request_id=utils.shortuuid(), fallback_language=str(hints[0])
         )
-        self._base_offset: float | None = None
+        self._base_offset = 0.0
         self._input_ended = False  # the input channel is closed and drained
         self._finalize_pending = False  # a finalize was sent and its <fin> has not come back
         self._sessions = 0
@@ -339,6 +340,17 @@ class SpeechStream(stt.SpeechStream):
     @property
     def request_id(self) -> str:
         return self._transcript.request_id
+
+    @property
+    def start_time_offset(self) -> float:
+        return self._user_offset
+
+    @start_time_offset.setter
+    def start_time_offset(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("start_time_offset must be non-negative")
+        self._user_offset = value
+        self._start_time_offset = value
 
     def push_frame(self, frame: rtc.AudioFrame) -> None:
         """Queue audio; other channel counts and sample rates are converted to the config's."""
@@ -379,13 +391,10 @@ class SpeechStream(stt.SpeechStream):
                 super().push_frame(converted)
 
     async def _run(self) -> None:
-        # Our timeline comes from the audio itself (replay positions), so undo the framework's
-        # wall-clock shift of start_time_offset between attempts.
-        if self._base_offset is None:
-            self._base_offset = self.start_time_offset
-        else:
-            self.start_time_offset = self._base_offset
-        self._transcript.offset = self._base_offset
+        # Our timeline comes from the audio itself (replay positions), so the framework's
+        # wall-clock additions to _start_time_offset between attempts are not used.
+        self._base_offset = self._user_offset
+        self._transcript.offset = self._user_offset
         started = time.monotonic()
         try:
             ws = await self._connect()
@@ -527,7 +536,7 @@ class SpeechStream(stt.SpeechStream):
         if isinstance(total, int | float) and total > self._session_total_ms:
             self._unreported_ms += int(total) - self._session_total_ms
             self._session_total_ms = int(total)
-        time_base = (self._base_offset or 0.0) + self._session_start / self._bytes_per_s
+        time_base = self._base_offset + self._session_start / self._bytes_per_s
         before = self._transcript.final_tokens
         events = self._transcript.feed(raw_tokens, time_base)
         self._unreported_tokens += self._transcript.final_tokens - before
