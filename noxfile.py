@@ -86,5 +86,17 @@ def contract(session: nox.Session) -> None:
 
 @nox.session
 def loadtest(session: nox.Session) -> None:
-    """Placeholder: the 30-second headless locust smoke against the mock (load-test issue)."""
-    session.log("loadtest: placeholder until the load-test issue lands; nothing is tested yet")
+    """The load-test package's tests, then a 30-second headless locust smoke against the mock.
+
+    Locust runs in its own processes (it monkey-patches whatever imports it). The smoke starts
+    its own mock; locust exits 1 when a threshold is missed (failure ratio, p95 time to first
+    audio, too few completed streams), and that fails the session. Reports: reports/smoke*.
+    """
+    _sync(session)
+    session.run("pytest", "packages/loadtest/tests", *session.posargs)
+    session.run(
+        "python", "-m", "soniox_loadtest", "--headless", "-u", "12", "-r", "12", "-t", "30s",
+        "--max-fail-ratio", "0.01", "--max-p95-ttfa-ms", "1000", "--min-completed", "40",
+        "--csv", "reports/smoke", "--html", "reports/smoke.html",
+        "TTSSharedUser", "STTUser",
+    )  # fmt: skip
