@@ -75,7 +75,9 @@ async def mock_process(journal: bool) -> AsyncIterator[tuple[str, int]]:
         await asyncio.to_thread(proc.wait, 10)
 
 
-async def connection(url: str, index: int, streams: int, stats: Stats, stop: asyncio.Event) -> None:
+async def connection(
+    url: str, index: int, streams: int, stagger: float, stats: Stats, stop: asyncio.Event
+) -> None:
     """One socket with ``streams`` slots, each speaking sentence after sentence until ``stop``."""
     headers = {"Authorization": "Bearer bench"}
     first_audio: dict[str, asyncio.Future[float]] = {}
@@ -107,6 +109,8 @@ async def connection(url: str, index: int, streams: int, stats: Stats, stop: asy
                     fut.set_result(float("nan"))
 
     async def slot(ws: aiohttp.ClientWebSocketResponse, slot_index: int) -> None:
+        # Stream starts spread over ``stagger`` seconds, as independent callers would be.
+        await asyncio.sleep(stagger * ((index * streams + slot_index) % 200) / 200)
         n = 0
         while not stop.is_set():
             n += 1
@@ -161,7 +165,7 @@ async def run(args: argparse.Namespace) -> None:
         server = psutil.Process(pid)
         client = psutil.Process()
         tasks = [
-            asyncio.create_task(connection(url, i, args.streams, stats, stop))
+            asyncio.create_task(connection(url, i, args.streams, args.stagger, stats, stop))
             for i in range(args.conns)
         ]
         sampler = asyncio.create_task(sample_active(stats, stop))
@@ -205,6 +209,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=5, help="streams per connection")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time")
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--stagger", type=float, default=1.0, help="spread of stream starts, s")
     parser.add_argument("--journal", action="store_true", help="keep the journal on in the mock")
     asyncio.run(run(parser.parse_args()))
 
