@@ -338,3 +338,14 @@ async def test_tts_fixture_consumed_once_every_stream_was_asked_for(
         if stream.ordinal == 1:
             assert unconsumed_fixtures(mock_soniox.journal) == ["tts-adrian"]
     assert_fixtures_consumed(mock_soniox.journal)
+
+
+async def test_a_broken_fixture_directory_is_a_clear_error(
+    mock_soniox: MockSoniox, http: aiohttp.ClientSession, tmp_path: Any
+) -> None:
+    (tmp_path / "bad.jsonl").write_text("not json\n")
+    mock_soniox.configure(fixtures_dir=str(tmp_path))
+    fx = fixture("stt-en-finalize")
+    frames = await stream_stt(http, mock_soniox.stt_url, fx, stop_at_ms=0)
+    assert frames[0]["error_code"] == 500
+    assert "bad.jsonl:1: not JSON" in frames[0]["error_message"]

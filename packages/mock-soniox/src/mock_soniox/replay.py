@@ -26,7 +26,15 @@ import numpy.typing as npt
 
 from .audio import RAW_FORMATS, Samples, decode, parse_wav_header
 from .errors import ProtocolError
-from .fixtures import MARKERS, Fixture, Library, RecordedStream, library_for, normalize_text
+from .fixtures import (
+    MARKERS,
+    Fixture,
+    FixtureError,
+    Library,
+    RecordedStream,
+    library_for,
+    normalize_text,
+)
 from .journal import Journal
 from .stt import ResultSource, synthetic_source
 from .stt_config import SttConfig
@@ -81,7 +89,12 @@ def strict_requested(conn: Connection) -> bool:
 
 
 def library_of(conn: Connection) -> Library:
-    return library_for(conn.settings.fixtures_dir, bundled=conn.settings.fixtures_bundled)
+    """The fixtures this connection may replay; a broken fixture file is a clear 500."""
+    try:
+        return library_for(conn.settings.fixtures_dir, bundled=conn.settings.fixtures_bundled)
+    except FixtureError as exc:
+        logger.error("cannot load fixtures: %s", exc)
+        raise ProtocolError(500, f"Cannot load fixtures: {exc}", "internal_error") from exc
 
 
 def install(state: MockState) -> None:
