@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.lock
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from soniox_loadtest import target as target_mod
+from soniox_loadtest.asyncio_thread import AsyncioThread
 from soniox_loadtest.audio import load_audio
 from soniox_loadtest.metrics import ClusterTotals, RunTotals
 from soniox_loadtest.mockproc import MockProcess, start_mock
+from soniox_loadtest.plugin_tts import PluginTarget, open_plugin_tts, synthesize
 from soniox_loadtest.shapes import PROFILES, Profile
 from soniox_loadtest.stt_client import SessionPlan, run_session
 from soniox_loadtest.thresholds import RunResult, Thresholds, violations
@@ -184,10 +187,14 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
         if not isinstance(environment.runner, WorkerRunner):
             _judge(environment)
     finally:
-        for resource in ("pool", "plugin"):
-            if _run[resource] is not None:
-                _run[resource].close_all() if resource == "pool" else _run[resource].stop()
-                _run[resource] = None
+        pool: ConnectionPool | None = _run["pool"]
+        if pool is not None:
+            pool.close_all()
+            _run["pool"] = None
+        plugin: PluginRuntime | None = _run["plugin"]
+        if plugin is not None:
+            plugin.close()
+            _run["plugin"] = None
         mock: MockProcess | None = _run["mock"]
         if mock is not None:
             mock.stop()
@@ -393,6 +400,71 @@ class STTUser(User):
         )
 
 
+class PluginRuntime:
+    """This process's asyncio thread and the one plugin TTS all PluginTTSUsers share."""
+
+    def __init__(self, environment: Environment) -> None:
+        options = _opts(environment)
+        target = _target(environment)
+        self.thread = AsyncioThread()
+        self.users = 0
+        opening = open_plugin_tts(target.tts_url, target.api_key, options.tts_sample_rate)
+        self.target: PluginTarget = self.thread.run(opening, 30.0)
+
+    def close(self) -> None:
+        try:
+            self.thread.run(self.target.aclose(), 15.0)
+        finally:
+            self.thread.stop()
+
+
+_plugin_lock = gevent.lock.BoundedSemaphore()
+
+
+def _plugin_runtime(environment: Environment) -> PluginRuntime:
+    with _plugin_lock:  # the first users start together; only one of them builds the runtime
+        if _run["plugin"] is None:
+            _run["plugin"] = PluginRuntime(environment)
+    runtime: PluginRuntime = _run["plugin"]
+    return runtime
+
+
+class PluginTTSUser(User):
+    """Streams through livekit.plugins.soniox.TTS: the plugin's own pool is under load."""
+
+    weight = 1
+    wait_time = _think
+
+    def on_start(self) -> None:
+        runtime = _plugin_runtime(self.environment)
+        runtime.users += 1
+        runtime.thread.reserve(runtime.users + 2)  # every user may wait on the loop at once
+
+    def on_stop(self) -> None:
+        if _run["plugin"] is not None:
+            _run["plugin"].users -= 1
+
+    @task
+    def plugin_stream(self) -> None:
+        options = _opts(self.environment)
+        runtime = _plugin_runtime(self.environment)
+        texts = _next_texts(options.tts_sentences)
+        TOTALS.stream_started()
+        try:
+            state = runtime.thread.run(
+                synthesize(runtime.target.tts, texts, options.stream_timeout),
+                options.stream_timeout + 5.0,
+            )
+        except BaseException:
+            TOTALS.stream_abandoned()  # stopped mid-stream (or the loop failed): not counted
+            raise
+        TOTALS.audio_frames += state.audio_frames
+        TOTALS.audio_bytes += state.audio_bytes
+        TOTALS.audio_ms += (state.audio_seconds or 0.0) * 1000.0
+        TOTALS.stream_finished(state.failure.label if state.failure else None)
+        report_tts(_fire(self.environment), "PLUGIN", state)
+
+
 class ProfileShape(LoadTestShape):
     """steady / ramp / spike (``--load-profile``) up to ``--users`` over ``--run-time``."""
 
@@ -422,4 +494,12 @@ _LISTENERS: tuple[tuple[Any, Callable[..., None]], ...] = (
 for _hook, _listener in _LISTENERS:
     _hook.add_listener(_listener)
 
-__all__ = ["ProfileShape", "STTUser", "StreamFailure", "TTSSharedUser", "gevent", "locust"]
+__all__ = [
+    "PluginTTSUser",
+    "ProfileShape",
+    "STTUser",
+    "StreamFailure",
+    "TTSSharedUser",
+    "gevent",
+    "locust",
+]
