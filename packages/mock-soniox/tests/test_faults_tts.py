@@ -242,10 +242,11 @@ async def test_streams_show_in_the_connection_listing(
 async def test_drop_after_ms_cuts_while_audio_is_flowing(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    # At 0.1 x time, 100 characters are ~6 s of audio sent over ~150 ms after ~15 ms to first
-    # audio; the drop lands at 100 ms, in the middle of it.
+    # At 0.1 x time, 100 characters are ~6 s of audio; slowed to 10 x real time they take ~6 s
+    # to send, starting ~15 ms after the text. The drop lands 300 ms after connecting: mid-audio,
+    # with a wide margin on a busy machine.
     mock_soniox.configure(time_scale=0.1)
-    ws = await connect(http, mock_soniox, "drop:after_ms=1000")
+    ws = await connect(http, mock_soniox, "drop:after_ms=3000", "slow:rtf=10")
     await ws.send_str(json.dumps(config("long")))
     text = "Every chunk that leaves before the cut is heard, and none after it. " * 2
     await ws.send_str(json.dumps({"stream_id": "long", "text": text[:100], "text_end": True}))
@@ -256,7 +257,7 @@ async def test_drop_after_ms_cuts_while_audio_is_flowing(
     # The server was mid-stream: audio went out before the cut, none after it. (Frames still in
     # flight when TCP is reset may never reach the client, as on a real network.)
     journal = mock_soniox.journal
-    (cut,) = journal.events("fault")
+    (cut,) = journal.select(kind="fault", fault="drop:after_ms=3000")
     sent = journal.server_frames(endpoint="tts")
     assert sent, "audio was flowing when the drop came"
     assert all(e.seq < cut.seq and e.kind == "audio" for e in sent)
