@@ -281,6 +281,8 @@ async def test_stalled_connection_is_listed_then_released(
     await mock_soniox.journal.wait_for(lambda e: e.kind == "fault")
     (conn,) = mock_soniox.connections()
     assert conn["stalled"] is True
+    with pytest.raises(ValueError, match="is stalled: it sends nothing"):
+        await mock_soniox.push(conn["id"], {"never": "sent"})
     await ws.close()
     await mock_soniox.journal.wait_for(lambda e: e.kind == "closed")
     assert mock_soniox.connections() == []

@@ -105,6 +105,14 @@ def test_times_counts_each_spec_separately() -> None:
     assert registry.arm("tts", [a, b]) == []
 
 
+def test_a_bad_spec_among_good_ones_moves_no_count() -> None:
+    registry = FaultRegistry()
+    good, bad = parse_fault("drop:times=1"), parse_fault("no_audio_end")
+    with pytest.raises(FaultSpecError):
+        registry.arm("stt", [good, bad])
+    assert registry.arm("stt", [good]) == [good]
+
+
 def test_probability_is_seeded_and_repeatable() -> None:
     def pattern() -> list[bool]:
         registry = FaultRegistry()

@@ -124,6 +124,8 @@ async def push(state: MockState, conn_id: str, frame: Any) -> None:
     if not isinstance(frame, dict):
         raise AdminError(400, "a pushed frame must be a JSON object")
     conn = _connection(state, conn_id)
+    if conn.stalled:
+        raise AdminError(409, f"connection {conn_id!r} is stalled: it sends nothing")
     if not await conn.send_json(frame, kind="push"):
         raise AdminError(409, f"connection {conn_id!r} is closing")
 

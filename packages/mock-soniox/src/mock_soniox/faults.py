@@ -32,7 +32,8 @@ ENDPOINTS = ("stt", "tts")
 TRIGGERS = ("after_ms", "after_frames", "after_streams")
 COMMON_KEYS = ("times", "p", "seed", "endpoint")
 
-# Which keys each fault takes (besides COMMON_KEYS), and which of them it cannot do without.
+# The keys each fault takes besides COMMON_KEYS (the order is the canonical order), and the
+# ones it cannot do without.
 _KEYS: dict[str, tuple[str, ...]] = {
     "refuse": ("status",),
     "delay_accept": ("ms",),
@@ -269,9 +270,11 @@ class FaultRegistry:
         Carried specs that cannot apply here raise :class:`FaultSpecError` (the client asked for
         something impossible); global rules that cannot apply are simply skipped.
         """
+        carried = list(carried)
+        for spec in carried:
+            check_applicable(spec, endpoint)  # all or nothing: no count moves for a bad request
         armed: list[FaultSpec] = []
         for spec in carried:
-            check_applicable(spec, endpoint)
             fired = self._fired.get(spec.text, 0)
             if self._fires(spec, fired):
                 self._fired[spec.text] = fired + 1
