@@ -37,7 +37,10 @@ def run_session(
     state = STTSessionState(started)
     try:
         ws = websocket.create_connection(
-            url, header=[f"Authorization: Bearer {api_key}"], timeout=plan.connect_timeout_s
+            url,
+            header=[f"Authorization: Bearer {api_key}"],
+            timeout=plan.connect_timeout_s,
+            skip_utf8_validation=True,  # pure-Python UTF-8 checks are slow; json.loads checks
         )
     except Exception as exc:
         fire(
