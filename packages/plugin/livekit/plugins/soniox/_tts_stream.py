@@ -382,6 +382,7 @@ class StreamRunner:
         failures = 0
         while True:
             emitted_before = stream.ledger.emitted_s
+            segment_start = self._segment_s
             error = await self._drain(stream)
             self._live.discard(stream)
             await stream.aclose()
@@ -389,6 +390,10 @@ class StreamRunner:
                 return
             if not error.retryable:
                 raise error
+            ledger = stream.ledger
+            if self._settings.aligned_transcript and ledger.completed() == len(ledger.sentences):
+                # everything was heard: the last word only waited for the stream's end
+                self._push_words(stream, stream.words.flush(), segment_start)
             failures = 0 if stream.ledger.emitted_s > emitted_before else failures + 1
             if failures > MAX_REPLAYS:
                 raise error
@@ -417,13 +422,14 @@ class StreamRunner:
         segment_start = self._segment_s
         silence = self._settings.silence_timeout_s
         while True:
-            timeout = None
-            if stream.end_sent:
-                timeout = max(0.0, stream.last_heard + silence - time.monotonic())
+            # Silence only counts once text_end is out: before that the service may be waiting
+            # for more text (and idle rotation bounds how long that lasts).
+            timeout = max(0.01, stream.last_heard + silence - time.monotonic())
             try:
                 event = await asyncio.wait_for(stream.events.get(), timeout)
             except TimeoutError:
-                if time.monotonic() - stream.last_heard >= silence:
+                if stream.end_sent and time.monotonic() - stream.last_heard >= silence:
+                    stream.cancel()
                     return APITimeoutError(f"Soniox TTS stream silent for {silence:.1f}s")
                 continue
             if isinstance(event, _Timings):
