@@ -85,6 +85,9 @@ class TtsStream:
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=f"{self.conn.id}/{self.id}")
+        # The session owns every producer until it finishes, even one already saying goodbye.
+        self.session.tasks.add(self.task)
+        self.task.add_done_callback(self.session.tasks.discard)
 
     async def stop(self) -> None:
         """Cancel and await the producer (it sends nothing more)."""
@@ -206,6 +209,7 @@ class TtsSession:
         self.conn = conn
         self.settings = conn.settings
         self.streams: dict[str, TtsStream] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
         self.authenticated = conn.key is not None
         loop = asyncio.get_running_loop()
         self.last_activity = loop.time()
@@ -264,11 +268,12 @@ class TtsSession:
         try:
             await self._read_loop()
         finally:
-            streams = list(self.streams.values())
             self.streams.clear()
             self.conn.streams.clear()
-            for stream in streams:
-                await stream.stop()
+            tasks = list(self.tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _next_deadline(self) -> float:
         idle = self.last_activity + self.settings.timer(self.settings.tts_connection_idle_timeout_s)
