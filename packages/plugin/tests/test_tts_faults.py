@@ -129,7 +129,8 @@ async def test_per_stream_error_leaves_the_other_streams_alone(mock_soniox: Mock
         streams = [t.stream(conn_options=FAST) for _ in range(3)]
         for i, stream in enumerate(streams):
             stream.push_text(f"Stream {i} speaks. ")
-            await j.until(lambda e, n=i + 1: count(e, "c2s", "config") == n)
+            configs = i + 1  # one at a time, so "stream=2" is this list's second stream
+            await j.until(lambda e: count(e, "c2s", "config") == configs)  # noqa: B023
         for stream in streams:
             stream.end_input()
         results = await asyncio.gather(*(collect(s) for s in streams), return_exceptions=True)
