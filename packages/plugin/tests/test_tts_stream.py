@@ -89,6 +89,7 @@ async def test_word_timings_become_an_aligned_transcript(mock_soniox: MockSoniox
         # livekit 1.8.9's decoder drops FLAC's last frame (~170 ms); see the README's TTS section
         ("flac", 24000, 200),
         ("mp3", 24000, 200),
+        ("opus", 48000, 200),
     ],
 )
 async def test_audio_formats_reach_livekit_as_pcm_at_the_requested_rate(
