@@ -8,6 +8,7 @@ import signal
 import sys
 
 import aiohttp
+import pytest
 
 
 async def _start_serve(*args: str) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
@@ -62,3 +63,34 @@ async def test_only_configured_keys_are_accepted() -> None:
         proc.send_signal(signal.SIGINT)
         async with asyncio.timeout(10):
             assert await proc.wait() == 0
+
+
+async def test_faults_armed_on_the_command_line_apply_to_every_connection() -> None:
+    proc, urls = await _start_serve("--fault", "refuse:status=503")
+    try:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+                await http.ws_connect(urls["STT"], headers={"Authorization": "Bearer k"})
+            assert info.value.status == 503
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            assert await proc.wait() == 0
+
+
+async def test_a_bad_fault_spec_is_a_clear_usage_error() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mock_soniox",
+        "serve",
+        "--port",
+        "0",
+        "--fault",
+        "explode:now=1",
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(30):
+        _, stderr = await proc.communicate()
+    assert proc.returncode == 2
+    assert b"--fault" in stderr and b"explode" in stderr

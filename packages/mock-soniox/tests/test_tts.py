@@ -671,7 +671,7 @@ async def test_legacy_connection_without_a_key_is_closed(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     """Keepalives do not authenticate: no valid config within the deadline -> 401 and close."""
-    mock_soniox.configure(time_scale=0.001, extra={"tts_legacy_auth_timeout_s": 20.0})
+    mock_soniox.configure(time_scale=0.001, tts_legacy_auth_timeout_s=20.0)
     client = await open_client(mock_soniox, http)
     await client.send(keep_alive=True)
     frame = await client.receive()

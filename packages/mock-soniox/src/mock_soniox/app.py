@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     admin.add_routes(app)
+    app.on_startup.append(_preload_fixtures)
     app.on_shutdown.append(_close_all)
     return app
 
@@ -176,6 +177,18 @@ async def _readyz(request: web.Request) -> web.Response:
     if not state.ready:
         return web.json_response({"status": "loading"}, status=503)
     return web.json_response({"status": "ready", "connections": len(state.connections)})
+
+
+async def _preload_fixtures(app: web.Application) -> None:
+    """Read the fixture library off the loop before serving; /readyz says when it is done."""
+    from . import replay
+
+    state = app[STATE_KEY]
+    state.ready = False
+    try:
+        await asyncio.to_thread(replay.preload, state.settings)
+    finally:
+        state.ready = True
 
 
 async def _close_all(app: web.Application) -> None:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from . import fixture_cli
+from .faults import FaultSpecError, parse_faults
 from .record import MODES
 from .server import MockServer
 from .settings import Settings
@@ -33,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
     serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="arm a fault for every connection, e.g. drop:after_ms=2000,times=1 (repeatable)",
+    )
+    serve.add_argument(
         "--record",
         choices=MODES,
         default="none",
@@ -55,12 +63,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, faults: Sequence[str] = ()) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with MockServer(settings) as server:
+        for spec in parse_faults(faults):
+            server.state.faults.add(spec)
         print(f"STT  {server.stt_url}", flush=True)
         print(f"TTS  {server.tts_url}", flush=True)
         print(f"HTTP {server.base_url}/healthz", flush=True)
@@ -88,7 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = fixture_cli.record_options(args, settings.fixtures_dir, args.record)
         asyncio.run(fixture_cli.run_recorder(options, settings.host, settings.port, settings))
     elif args.command == "serve":
-        asyncio.run(serve(settings))
+        try:
+            parse_faults(args.fault)
+        except FaultSpecError as exc:
+            print(f"error: --fault: {exc}", file=sys.stderr)
+            return 2
+        asyncio.run(serve(settings, args.fault))
     return 0
 
 

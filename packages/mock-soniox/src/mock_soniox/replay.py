@@ -36,6 +36,7 @@ from .fixtures import (
     normalize_text,
 )
 from .journal import Journal
+from .settings import Settings
 from .stt import ResultSource, synthetic_source
 from .stt_config import SttConfig
 from .tts_config import StreamConfig
@@ -95,6 +96,14 @@ def library_of(conn: Connection) -> Library:
     except FixtureError as exc:
         logger.error("cannot load fixtures: %s", exc)
         raise ProtocolError(500, f"Cannot load fixtures: {exc}", "internal_error") from exc
+
+
+def preload(settings: Settings) -> None:
+    """Load (and cache) the library before the first session needs it; errors are logged."""
+    try:
+        library_for(settings.fixtures_dir, bundled=settings.fixtures_bundled)
+    except FixtureError as exc:
+        logger.error("cannot load fixtures: %s", exc)
 
 
 def install(state: MockState) -> None:

@@ -59,6 +59,7 @@ class Settings:
     tts_realtime_factor: float = 4.0  # synthetic audio is produced this much faster than real time
     tts_chunk_ms: int = 100
     tts_max_text_chars: int = 5000
+    tts_legacy_auth_timeout_s: float = 10.0  # legacy auth: a valid stream config key by then
 
     # Journal (issue: faults/journal) and misc.
     journal_enabled: bool = True

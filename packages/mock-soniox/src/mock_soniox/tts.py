@@ -35,9 +35,6 @@ from .tts_synth import Speech, StreamEncoder, TtsSource, silence
 
 logger = logging.getLogger("mock_soniox")
 
-# Legacy auth (key only in stream configs): how long a new connection may go without a valid key.
-# Override with Settings.extra["tts_legacy_auth_timeout_s"].
-LEGACY_AUTH_TIMEOUT_S = 10.0
 # Silence sent with audio_end when text_end arrives after all text has been spoken.
 TAIL_SILENCE_S = 0.04
 # Texts longer than this are synthesized in a worker thread so the loop keeps serving others.
@@ -213,10 +210,9 @@ class TtsSession:
         self.authenticated = conn.key is not None
         loop = asyncio.get_running_loop()
         self.last_activity = loop.time()
-        legacy_timeout = float(
-            self.settings.extra.get("tts_legacy_auth_timeout_s", LEGACY_AUTH_TIMEOUT_S)
+        self.auth_deadline = loop.time() + self.settings.timer(
+            self.settings.tts_legacy_auth_timeout_s
         )
-        self.auth_deadline = loop.time() + self.settings.timer(legacy_timeout)
 
     # --- Stream lifecycle ---
 
