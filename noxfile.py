@@ -98,5 +98,5 @@ def loadtest(session: nox.Session) -> None:
         "python", "-m", "soniox_loadtest", "--headless", "-u", "12", "-r", "12", "-t", "30s",
         "--max-fail-ratio", "0.01", "--max-p95-ttfa-ms", "1000", "--min-completed", "40",
         "--csv", "reports/smoke", "--html", "reports/smoke.html",
-        "TTSSharedUser", "STTUser",
+        "TTSSharedUser", "STTUser", "PluginTTSUser",
     )  # fmt: skip
