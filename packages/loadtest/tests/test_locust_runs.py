@@ -107,3 +107,22 @@ def test_missed_thresholds_make_locust_exit_with_1(tmp_path: Path) -> None:
     assert "failure ratio" in problems and "p95 time to first audio" in problems
     assert summary["errors_by_code"].get("503", 0) >= 3
     assert "503 service_unavailable" in (tmp_path / "run_failures.csv").read_text()
+
+
+def test_a_dropped_shared_socket_fails_its_streams_and_is_reconnected(tmp_path: Path) -> None:
+    mock = start_mock(time_scale=1.0)
+    try:
+        # Every TTS socket is cut (TCP reset, no close frame) 1.5 s after it opens.
+        code, summary, log = run_locust(
+            ["-u", "4", "-r", "4", "-t", "4s", "TTSSharedUser", "--streams-per-connection", "4",
+             "--tts-url", f"{mock.tts_url}?fault=drop:after_ms=1500", "--stt-url", mock.stt_url],
+            tmp_path,
+        )  # fmt: skip
+    finally:
+        mock.stop()
+    assert code == 1, log[-3000:]
+    assert summary["reconnects"] >= 1
+    assert summary["connections_opened"] == summary["reconnects"] + 1  # one shared socket
+    assert summary["errors_by_code"].get("connection lost", 0) >= 4  # all four streams on it
+    stats = (tmp_path / "run_stats.csv").read_text()
+    assert "WS,tts reconnect" in stats
