@@ -313,6 +313,9 @@ def run_stream(conn: SharedTTSConnection, plan: StreamPlan, totals: RunTotals) -
         state.on_connection_lost(ConnectionLost(str(exc)), time.perf_counter())
     except BaseException:  # the user was stopped mid-stream: neither a success nor a failure
         interrupted = True
+        # Free the server's slot on this shared socket for the users that stay on it.
+        with contextlib.suppress(Exception):
+            conn.send({"stream_id": stream_id, "cancel": True})
         raise
     finally:
         conn.close_stream(stream_id)
