@@ -2,7 +2,7 @@
 
 import pytest
 
-from soniox_loadtest.target import MOCK_API_KEY, endpoint_url, is_loopback, resolve
+from soniox_loadtest.target import MOCK_API_KEY, endpoint_url, is_loopback, needs_mock, resolve
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,16 @@ def test_explicit_urls_win_and_keep_their_query() -> None:
     )
     assert target.tts_url.endswith("?fault=error:code=503")
     assert target.stt_url == "ws://127.0.0.1:1/transcribe-websocket"
+
+
+def test_a_remote_target_without_a_key_is_refused_rather_than_sent_a_dummy_key() -> None:
+    with pytest.raises(ValueError, match="SONIOX_API_KEY"):
+        resolve(None, None, None, None, allow_remote=True)
+
+
+def test_the_mock_is_started_only_when_nothing_else_was_asked_for() -> None:
+    assert needs_mock(None, None, None, allow_remote=False)
+    assert needs_mock(None, "ws://127.0.0.1:1/tts-websocket", None, allow_remote=False)
+    assert not needs_mock("ws://127.0.0.1:1", None, None, allow_remote=False)
+    assert not needs_mock(None, "ws://a/tts", "ws://a/stt", allow_remote=False)
+    assert not needs_mock(None, None, None, allow_remote=True)  # the real service

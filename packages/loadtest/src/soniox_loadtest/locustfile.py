@@ -147,7 +147,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     if options is None or isinstance(environment.runner, WorkerRunner):
         return  # workers get host and options from the master with every spawn message
-    if not (environment.host or (options.tts_url and options.stt_url)):
+    if target_mod.needs_mock(
+        environment.host, options.tts_url, options.stt_url, options.allow_remote
+    ):
         mock = start_mock(time_scale=options.mock_time_scale)
         _run["mock"] = mock
         environment.host = mock.host
@@ -155,7 +157,11 @@ def _on_init(environment: Environment, **_: Any) -> None:
         options.api_key = target_mod.MOCK_API_KEY
         logger.info("started mock-soniox at %s (pid %d)", mock.host, mock.process.pid)
     # Fail fast on a bad target instead of once per user.
-    _target(environment)
+    try:
+        _target(environment)
+    except ValueError as exc:
+        logger.error("bad target: %s", exc)
+        raise SystemExit(2) from exc
 
 
 def _target(environment: Environment) -> target_mod.Target:

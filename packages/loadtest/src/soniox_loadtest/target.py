@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,19 +35,25 @@ def endpoint_url(host: str, path: str) -> str:
 
 
 def is_loopback(url: str) -> bool:
-    """True when every address ``url``'s host resolves to is a loopback address."""
+    """True for ``localhost`` and loopback IP literals; other names count as remote.
+
+    Names are not resolved: deciding needs no DNS, and a name that happens to resolve to
+    127.0.0.1 today is still treated as remote.
+    """
     host = urlsplit(url).hostname or ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
     if host == "localhost":
         return True
     try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
         return False
-    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def needs_mock(
+    host: str | None, tts_url: str | None, stt_url: str | None, allow_remote: bool
+) -> bool:
+    """No target given and the real service not asked for: the run starts its own mock."""
+    return not (host or (tts_url and stt_url) or allow_remote)
 
 
 def resolve(
@@ -64,10 +69,12 @@ def resolve(
         raise ValueError("no target: give --host, or both --tts-url and --stt-url")
     tts = tts_url or (endpoint_url(host, TTS_PATH) if host else REAL_TTS_URL)
     stt = stt_url or (endpoint_url(host, STT_PATH) if host else REAL_STT_URL)
-    for url in (tts, stt):
-        if not allow_remote and not is_loopback(url):
-            raise ValueError(
-                f"{url} is not on this machine; pass --allow-remote to load a remote service "
-                "(the real Soniox service bills every stream)"
-            )
+    remote = [url for url in (tts, stt) if not is_loopback(url)]
+    if remote and not allow_remote:
+        raise ValueError(
+            f"{remote[0]} is not on this machine; pass --allow-remote to load a remote service "
+            "(the real Soniox service bills every stream)"
+        )
+    if remote and not api_key:
+        raise ValueError(f"{remote[0]} needs a key: set SONIOX_API_KEY or pass --api-key")
     return Target(tts, stt, api_key or MOCK_API_KEY)
