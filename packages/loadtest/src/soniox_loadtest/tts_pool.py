@@ -285,15 +285,10 @@ def run_stream(conn: SharedTTSConnection, plan: StreamPlan, totals: RunTotals) -
     stream_id = new_stream_id()
     state = TTSStreamState(stream_id, time.perf_counter(), plan.bytes_per_s)
     totals.stream_started()
-    try:
-        conn.ensure_connected()
-    except SendFailed as exc:
-        state.on_connection_lost(ConnectionLost(str(exc)), time.perf_counter())
-        totals.stream_finished(state.failure.label if state.failure else None)
-        return state
     inbox = conn.open_stream(stream_id)
     interrupted = False
     try:
+        conn.ensure_connected()  # a reconnect, if the shared socket died since the last stream
         state.sent_at = time.perf_counter()
         deadline = state.sent_at + plan.timeout_s
         conn.send({**plan.config, "stream_id": stream_id})
