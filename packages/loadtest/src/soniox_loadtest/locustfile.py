@@ -28,7 +28,7 @@ from soniox_loadtest import target as target_mod
 from soniox_loadtest.asyncio_thread import AsyncioThread
 from soniox_loadtest.audio import load_audio
 from soniox_loadtest.metrics import ClusterTotals, RunTotals
-from soniox_loadtest.mockproc import MockProcess, start_mock
+from soniox_loadtest.mockproc import start_mock
 from soniox_loadtest.plugin_tts import PluginTarget, open_plugin_tts, synthesize
 from soniox_loadtest.shapes import PROFILES, Profile
 from soniox_loadtest.stt_client import SessionPlan, run_session
@@ -193,18 +193,24 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
         if not isinstance(environment.runner, WorkerRunner):
             _judge(environment)
     finally:
-        pool: ConnectionPool | None = _run["pool"]
-        if pool is not None:
-            pool.close_all()
-            _run["pool"] = None
-        plugin: PluginRuntime | None = _run["plugin"]
-        if plugin is not None:
-            plugin.close()
-            _run["plugin"] = None
-        mock: MockProcess | None = _run["mock"]
-        if mock is not None:
-            mock.stop()
-            _run["mock"] = None
+        _close_resources()
+
+
+def _close_resources() -> None:
+    """Sockets, the plugin's loop thread, then the mock; one failing never skips the others."""
+    closers: list[Callable[[], None]] = []
+    if _run["pool"] is not None:
+        closers.append(_run["pool"].close_all)
+    if _run["plugin"] is not None:
+        closers.append(_run["plugin"].close)
+    if _run["mock"] is not None:
+        closers.append(_run["mock"].stop)
+    _run.update(pool=None, plugin=None, mock=None)
+    for close in closers:
+        try:
+            close()
+        except Exception:
+            logger.exception("cleanup step failed")
 
 
 def _judge(environment: Environment) -> None:

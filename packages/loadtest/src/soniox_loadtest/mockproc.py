@@ -7,7 +7,10 @@ mock's URLs never arrived. Polling a file works the same with and without gevent
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,7 +56,13 @@ def start_mock(
     cmd = [sys.executable, "-m", "mock_soniox", "serve", "--host", "127.0.0.1", "--port", "0"]
     cmd += ["--time-scale", str(time_scale)]
     output = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the MockProcess, closed in stop()
-    proc = subprocess.Popen(cmd, stdout=output, stdin=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=output,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
     deadline = time.monotonic() + startup_timeout_s
     try:
         while True:
@@ -70,6 +79,13 @@ def start_mock(
         proc.wait(timeout=10)
         output.close()
         raise
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the starter dies, even by SIGKILL (Linux)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _urls(output: IO[bytes]) -> dict[str, str]:
