@@ -1,11 +1,20 @@
-"""Channel conversion and the replay buffer that makes reconnects lossless."""
+"""Channel conversion, the queue to the sender and the replay buffer that makes reconnects
+lossless."""
 
 from __future__ import annotations
+
+import asyncio
 
 import numpy as np
 from livekit import rtc
 
-from livekit.plugins.soniox._stt_audio import ReplayBuffer, frame_to_pcm
+from livekit.plugins.soniox._stt_audio import (
+    FINALIZE,
+    AudioOutbox,
+    ReplayBuffer,
+    frame_bytes,
+    frame_to_pcm,
+)
 
 
 def frame(samples: list[list[int]], rate: int = 16000) -> rtc.AudioFrame:
@@ -45,3 +54,28 @@ def test_replay_buffer_is_bounded() -> None:
     buf.append(b"ccdd")
     assert buf.pending() == b"bbccdd"
     assert (buf.start, buf.dropped_bytes) == (2, 2)
+
+
+def test_frame_bytes_is_the_samples_without_padding() -> None:
+    padded = rtc.AudioFrame(b"\x01\x00\x02\x00\x03\x00", 16000, 1, 2)  # room for 3, holds 2
+    assert bytes(frame_bytes(padded)) == b"\x01\x00\x02\x00"
+
+
+async def test_outbox_batches_what_queued_up_in_order_and_bounded() -> None:
+    outbox = AudioOutbox(max_chunk_bytes=6)
+    for chunk in (b"aa", b"bb", b"cc", b"dd"):
+        outbox.put_audio(chunk)  # the sender is busy: these queue up
+    outbox.put_audio(b"")  # nothing to send
+    outbox.put_finalize()
+    outbox.put_audio(b"ee")
+    outbox.close()
+    got = [await outbox.get() for _ in range(5)]
+    assert got == [b"aabbcc", b"dd", FINALIZE, b"ee", None]
+
+
+async def test_outbox_wakes_an_idle_sender_for_a_lone_frame() -> None:
+    outbox = AudioOutbox(max_chunk_bytes=100)
+    sender = asyncio.create_task(outbox.get())
+    await asyncio.sleep(0)  # the sender is now waiting
+    outbox.put_audio(memoryview(b"xy"))
+    assert await asyncio.wait_for(sender, 1) == b"xy"

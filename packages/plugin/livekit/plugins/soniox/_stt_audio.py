@@ -1,11 +1,30 @@
-"""Audio on its way to the service: channel conversion and the replay buffer for reconnects."""
+"""Audio on its way to the service: channel conversion, the queue to the sender and the replay
+buffer for reconnects."""
 
 from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Final
 
 import numpy as np
 from livekit import rtc
 
 SAMPLE_BYTES = 2  # pcm_s16le
+
+
+class Finalize:
+    """A finalize request queued between audio chunks."""
+
+
+FINALIZE: Final = Finalize()
+
+
+def frame_bytes(frame: rtc.AudioFrame) -> memoryview:
+    """The frame's samples as a byte view (no copy), without any padding past its last sample."""
+    data = frame.data.cast("B")
+    size = frame.samples_per_channel * frame.num_channels * SAMPLE_BYTES
+    return data if len(data) == size else data[:size]
 
 
 def frame_to_pcm(frame: rtc.AudioFrame, num_channels: int) -> bytes:
@@ -19,6 +38,61 @@ def frame_to_pcm(frame: rtc.AudioFrame, num_channels: int) -> bytes:
     if num_channels > 1:
         samples = np.repeat(samples, num_channels, axis=1)
     return samples.tobytes()
+
+
+class AudioOutbox:
+    """Audio and finalize requests on their way from ``push_frame`` to the sender task, in order.
+
+    Audio that arrives while the sender is busy is appended to the last queued chunk (up to
+    ``max_chunk_bytes``), so a sender that fell behind catches up with one websocket message per
+    chunk instead of one per frame; a frame that finds the sender idle is never held back.
+    Survives reconnects: what no session took yet is taken by the next one.
+    """
+
+    def __init__(self, *, max_chunk_bytes: int) -> None:
+        self._max_chunk_bytes = max_chunk_bytes
+        self._items: deque[bytearray | Finalize] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+
+    def put_audio(self, data: bytes | memoryview) -> None:
+        """Queue a copy of ``data`` (the caller may reuse its buffer)."""
+        if not data:
+            return  # an empty binary frame would mean nothing to the service
+        items = self._items
+        if items:
+            last = items[-1]
+            if isinstance(last, bytearray) and len(last) + len(data) <= self._max_chunk_bytes:
+                last += data
+                return  # the sender was already woken for this chunk
+        items.append(bytearray(data))
+        self._wake()
+
+    def put_finalize(self) -> None:
+        self._items.append(FINALIZE)
+        self._wake()
+
+    def close(self) -> None:
+        """No more input: ``get`` returns None once everything queued is taken."""
+        self._closed = True
+        self._wake()
+
+    async def get(self) -> bytes | Finalize | None:
+        """The next chunk or finalize request, waiting for one; None after ``close``."""
+        while not self._items:
+            if self._closed:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
+        return bytes(item) if isinstance(item, bytearray) else item
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 class ReplayBuffer:

@@ -32,7 +32,7 @@ from livekit.agents.metrics.base import Metadata
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 
-from ._stt_audio import SAMPLE_BYTES, ReplayBuffer, frame_to_pcm
+from ._stt_audio import SAMPLE_BYTES, AudioOutbox, Finalize, ReplayBuffer, frame_bytes, frame_to_pcm
 from ._stt_config import build_config
 from ._stt_transcript import TranscriptAssembler, merge_speech_data
 from .log import logger
@@ -45,7 +45,7 @@ KEEPALIVE_S = 5.0  # a keepalive after this long without audio (the service drop
 HEARTBEAT_S = 10.0  # websocket ping period; no pong within half of it ends the connection
 REPLAY_MAX_S = 60.0  # at most this much unfinalized audio is kept for re-sending
 USAGE_REPORT_MS = 30_000  # report usage at least this often even without endpoints
-REPLAY_CHUNK_MS = 100  # re-sent audio goes out in chunks of this size
+CHUNK_MS = 100  # queued and re-sent audio goes out in websocket messages of at most this size
 _KEEPALIVE = json.dumps({"type": "keepalive"})
 _FINALIZE = json.dumps({"type": "finalize"})
 _END_OF_AUDIO = ""
@@ -307,12 +307,12 @@ class SpeechStream(stt.SpeechStream):
         language: NotGivenOr[str] = NOT_GIVEN,
     ) -> None:
         opts = stt.options
-        # Rate and channel conversion happen in push_frame (the base class resampler assumes
-        # mono), so every frame that reaches the input channel already matches the config.
+        # Audio bypasses the base class's input channel (and its mono-only resampler): push_frame
+        # converts it to the config's rate and channels and queues the bytes in the outbox. The
+        # input channel is only closed, so the base class's "input ended" checks keep working.
         super().__init__(stt=stt, conn_options=conn_options)
         self._converter: rtc.AudioResampler | None = None
         self._converter_input_rate = 0
-        self._aclosing = False
         self._user_offset = 0.0  # start_time_offset as set by the user (see the property)
         self._soniox = stt
         self._opts = opts
@@ -320,6 +320,8 @@ class SpeechStream(stt.SpeechStream):
         hints = self._config.get("language_hints") or [""]
         self._frame_bytes = SAMPLE_BYTES * opts.num_channels
         self._bytes_per_s = opts.sample_rate * self._frame_bytes
+        self._chunk_bytes = max(self._frame_bytes, self._bytes_per_s * CHUNK_MS // 1000)
+        self._outbox = AudioOutbox(max_chunk_bytes=self._chunk_bytes)
         self._replay = ReplayBuffer(
             frame_bytes=self._frame_bytes,
             max_bytes=int(stt._replay_max_s * self._bytes_per_s),
@@ -354,14 +356,18 @@ class SpeechStream(stt.SpeechStream):
 
     def push_frame(self, frame: rtc.AudioFrame) -> None:
         """Queue audio; other channel counts and sample rates are converted to the config's."""
-        self._check_input_not_ended()
-        self._check_not_closed()
+        if self._input_ch.closed or self._event_ch.closed:
+            self._check_input_not_ended()
+            self._check_not_closed()
         channels, rate = self._opts.num_channels, self._opts.sample_rate
+        if frame.num_channels == channels and frame.sample_rate == rate:
+            self._outbox.put_audio(frame_bytes(frame))  # the common case: no conversion
+            return
         if frame.num_channels != channels:
             pcm = frame_to_pcm(frame, channels)
             frame = rtc.AudioFrame(pcm, frame.sample_rate, channels, frame.samples_per_channel)
         if frame.sample_rate == rate:
-            super().push_frame(frame)
+            self._outbox.put_audio(frame_bytes(frame))
             return
         if self._converter is None or self._converter_input_rate != frame.sample_rate:
             self._flush_converter()
@@ -373,22 +379,26 @@ class SpeechStream(stt.SpeechStream):
             )
             self._converter_input_rate = frame.sample_rate
         for converted in self._converter.push(frame):
-            super().push_frame(converted)
+            self._outbox.put_audio(frame_bytes(converted))
 
     def flush(self) -> None:
         self._check_input_not_ended()
         self._check_not_closed()
         self._flush_converter()
-        super().flush()
+        self._outbox.put_finalize()
 
-    async def aclose(self) -> None:
-        self._aclosing = True  # closing the input channel must not read as end_input()
-        await super().aclose()
+    def end_input(self) -> None:
+        """No more audio: the end-of-audio frame finalizes everything, then the stream ends."""
+        self._check_input_not_ended()
+        self._check_not_closed()
+        self._flush_converter()
+        self._input_ch.close()
+        self._outbox.close()
 
     def _flush_converter(self) -> None:
         if self._converter is not None:
             for converted in self._converter.flush():
-                super().push_frame(converted)
+                self._outbox.put_audio(frame_bytes(converted))
 
     async def _run(self) -> None:
         # Our timeline comes from the audio itself (replay positions), so the framework's
@@ -452,7 +462,7 @@ class SpeechStream(stt.SpeechStream):
                 "Soniox STT: reconnected, re-sending %.2f s of audio",
                 len(pending) / self._bytes_per_s,
             )
-        chunk = max(self._frame_bytes, self._bytes_per_s * REPLAY_CHUNK_MS // 1000)
+        chunk = self._chunk_bytes
         for i in range(0, len(pending), chunk):
             await ws.send_bytes(pending[i : i + chunk])
         if self._finalize_pending and not self._input_ended:
@@ -473,23 +483,16 @@ class SpeechStream(stt.SpeechStream):
             raise
 
     async def _send_input(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """Input channel -> socket. Each frame enters the replay buffer before it is sent."""
+        """Outbox -> socket. Each chunk enters the replay buffer before it is sent."""
         if not self._input_ended:
-            async for item in self._input_ch:
-                if isinstance(item, self._FlushSentinel):
-                    if self._input_ch.closed and self._input_ch.empty():
-                        continue  # end_input(): the end-of-audio frame finalizes everything
+            while (item := await self._outbox.get()) is not None:
+                if isinstance(item, Finalize):
                     self._finalize_pending = True
                     await ws.send_str(_FINALIZE)
                     continue
-                data = frame_to_pcm(item, self._opts.num_channels)
-                if not data:
-                    continue  # an empty binary frame means nothing to the service
-                self._replay.append(data)
+                self._replay.append(item)
                 self._last_audio_sent = time.monotonic()
-                await ws.send_bytes(data)
-            if self._aclosing:
-                return
+                await ws.send_bytes(item)
             self._input_ended = True
         await ws.send_str(_END_OF_AUDIO)
 
