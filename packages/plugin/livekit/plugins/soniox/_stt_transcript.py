@@ -10,7 +10,6 @@ marker, so the final event carries both the source and the target text.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +22,10 @@ END_MARKER = "<end>"
 FIN_MARKER = "<fin>"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Token:
-    """One token, its times already on the stream's timeline (seconds)."""
+    """One token, its times already on the stream's timeline (seconds); never changed once
+    made (``dataclasses.replace`` makes a new one)."""
 
     text: str
     is_final: bool
@@ -93,71 +93,106 @@ def _runs(tokens: Iterable[Token]) -> tuple[list[str], list[str]]:
     return [lang for lang, _ in kept], [text for _, text in kept]
 
 
-def _dominant(values: Iterable[tuple[str | None, str]]) -> str | None:
-    """The value carrying the most characters (ties: the first seen)."""
-    weights: Counter[str] = Counter()
-    for value, text in values:
-        if value:
-            weights[value] += len(text.strip()) or 1
-    return weights.most_common(1)[0][0] if weights else None
+def _dominant(weights: dict[str, int]) -> str | None:
+    """The key with the largest weight (ties: the first inserted)."""
+    return max(weights, key=weights.__getitem__) if weights else None
 
 
-def _words(tokens: Sequence[Token], offset: float) -> list[TimedString]:
-    """Sub-word tokens joined into words: a token with leading whitespace starts a new word."""
-    groups: list[list[Token]] = []
-    for token in tokens:
-        if not groups or token.text[:1].isspace() or groups[-1][-1].ends_word:
-            groups.append([token])
-        else:
-            groups[-1].append(token)
-    words: list[TimedString] = []
-    for group in groups:
-        text = "".join(t.text for t in group).strip()
-        if not text:
-            continue
-        starts = [t.start for t in group if t.start is not None]
-        ends = [t.end for t in group if t.end is not None]
-        confidences = [t.confidence for t in group if t.confidence is not None]
-        words.append(
-            TimedString(
-                text,
-                start_time=min(starts) if starts else 0.0,
-                end_time=max(ends) if ends else 0.0,
-                confidence=min(confidences) if confidences else 0.0,
-                start_time_offset=offset,
-                speaker_id=group[0].speaker,
-            )
-        )
-    return words
+def _add_weight(weights: dict[str, int], value: str | None, text: str) -> None:
+    """Weigh ``value`` by the characters of ``text`` (at least 1)."""
+    if value:
+        weights[value] = weights.get(value, 0) + (len(text.strip()) or 1)
+
+
+def _word(group: list[Token], offset: float) -> TimedString | None:
+    """Sub-word tokens as one timed word (None if they hold only whitespace)."""
+    text = "".join(t.text for t in group).strip()
+    if not text:
+        return None
+    start = end = confidence = None
+    for t in group:
+        if t.start is not None and (start is None or t.start < start):
+            start = t.start
+        if t.end is not None and (end is None or t.end > end):
+            end = t.end
+        if t.confidence is not None and (confidence is None or t.confidence < confidence):
+            confidence = t.confidence
+    return TimedString(
+        text,
+        start_time=0.0 if start is None else start,
+        end_time=0.0 if end is None else end,
+        confidence=0.0 if confidence is None else confidence,
+        start_time_offset=offset,
+        speaker_id=group[0].speaker,
+    )
 
 
 def speech_data(
     tokens: Sequence[Token], *, fallback_language: str, offset: float
 ) -> stt.SpeechData:
-    """One utterance (or its current hypothesis) as SpeechData."""
-    spoken = [t for t in tokens if not t.is_translation]
-    translated = [t for t in tokens if t.is_translation]
-    starts = [t.start for t in spoken if t.start is not None]
-    ends = [t.end for t in spoken if t.end is not None]
-    confidences = [t.confidence for t in spoken if t.confidence is not None]
-    language = _dominant((t.language, t.text) for t in spoken) or fallback_language
-    text = _join(spoken)
+    """One utterance (or its current hypothesis) as SpeechData.
+
+    Runs on every interim result, so the spoken tokens are summarised in one pass: text, times,
+    confidence, the language and speaker with the most characters, and the words (a token with
+    leading whitespace, or one after a token that ends a word, starts a new word).
+    """
+    pieces: list[str] = []
+    languages: dict[str, int] = {}
+    speakers: dict[str, int] = {}
+    words: list[TimedString] = []
+    group: list[Token] = []
+    translated: list[Token] = []
+    start = end = None
+    confidence_sum, confidences = 0.0, 0
+    has_status = ends_word = False
+    for token in tokens:
+        if token.translation_status:
+            has_status = True
+            if token.translation_status == "translation":
+                translated.append(token)
+                continue
+        text = token.text
+        if text[:1].isspace() or ends_word:
+            if group and (word := _word(group, offset)) is not None:
+                words.append(word)
+            group = [token]
+            pieces.append(text if text[:1].isspace() else " " + text)
+        else:
+            group.append(token)
+            pieces.append(text)
+        ends_word = token.ends_word
+        if token.start is not None and (start is None or token.start < start):
+            start = token.start
+        if token.end is not None and (end is None or token.end > end):
+            end = token.end
+        if token.confidence is not None:
+            confidence_sum += token.confidence
+            confidences += 1
+        _add_weight(languages, token.language, text)
+        _add_weight(speakers, token.speaker, text)
+    if group and (word := _word(group, offset)) is not None:
+        words.append(word)
+    language = _dominant(languages) or fallback_language
+    text = "".join(pieces).strip()
     source: tuple[list[str], list[str]] | None = None
     target: tuple[list[str], list[str]] | None = None
-    if any(t.translation_status for t in tokens):
-        source = _runs(spoken)
+    if has_status:
+        source = _runs(t for t in tokens if not t.is_translation)
     if translated:
         target = _runs(translated)
         text = _join(translated)
-        language = _dominant((t.language, t.text) for t in translated) or language
+        target_languages: dict[str, int] = {}
+        for token in translated:
+            _add_weight(target_languages, token.language, token.text)
+        language = _dominant(target_languages) or language
     return stt.SpeechData(
         language=LanguageCode(language),
         text=text,
-        start_time=min(starts) if starts else offset,
-        end_time=max(ends) if ends else offset,
-        confidence=sum(confidences) / len(confidences) if confidences else 0.0,
-        speaker_id=_dominant((t.speaker, t.text) for t in spoken),
-        words=_words(spoken, offset),
+        start_time=offset if start is None else start,
+        end_time=offset if end is None else end,
+        confidence=confidence_sum / confidences if confidences else 0.0,
+        speaker_id=_dominant(speakers),
+        words=words,
         source_languages=[LanguageCode(x) for x in source[0]] if source else None,
         source_texts=source[1] if source else None,
         target_languages=[LanguageCode(x) for x in target[0]] if target else None,
