@@ -137,3 +137,14 @@ def test_ledger_counts_dropped_audio_as_heard() -> None:
     ledger.emitted_s = 0.1
     assert ledger.position_s == pytest.approx(0.4)
     assert ledger.completed() == 1
+
+
+def test_ledger_knows_whether_timed_text_ends_a_word() -> None:
+    ledger = StreamLedger(["Ab cd. ", "Ef."])
+    assert not ledger.timed_text_ends_a_word()
+    ledger.add_timings(timings("A"))
+    assert not ledger.timed_text_ends_a_word()
+    ledger.add_timings(timings("b"))
+    assert ledger.timed_text_ends_a_word()
+    ledger.add_timings(timings(" cd. Ef."))
+    assert ledger.timed_text_ends_a_word()

@@ -49,6 +49,20 @@ class StreamLedger:
     def first_char_start(self) -> float | None:
         return self._timings[0].start if self._timings else None
 
+    def timed_text_ends_a_word(self) -> bool:
+        """Whether the characters timed so far end at a word boundary of the text sent."""
+        remaining = len(self._timings)
+        if remaining == 0:
+            return False
+        text = "".join(self.sentences)
+        for i, ch in enumerate(text):
+            if ch.isspace():
+                continue
+            remaining -= 1
+            if remaining == 0:
+                return i + 1 >= len(text) or text[i + 1].isspace()
+        return True  # the service timed more than we counted: trust its word ends
+
     @property
     def position_s(self) -> float:
         """How far into the stream's own clock its audio has been dealt with."""

@@ -390,10 +390,14 @@ class StreamRunner:
                 return
             if not error.retryable:
                 raise error
-            ledger = stream.ledger
-            if self._settings.aligned_transcript and ledger.completed() == len(ledger.sentences):
-                # everything was heard: the last word only waited for the stream's end
-                self._push_words(stream, stream.words.flush(), segment_start)
+            if self._settings.aligned_transcript:
+                # A word waits for the space after it. If it was complete and heard in full,
+                # it belongs to this stream's transcript; the replacement will skip it.
+                ledger = stream.ledger
+                heard = ledger.position_s + 0.001
+                pending = [w for w in stream.words.flush() if w.end <= heard]
+                if pending and ledger.timed_text_ends_a_word():
+                    self._push_words(stream, pending, segment_start)
             failures = 0 if stream.ledger.emitted_s > emitted_before else failures + 1
             if failures > MAX_REPLAYS:
                 raise error
