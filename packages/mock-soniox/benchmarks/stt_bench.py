@@ -23,9 +23,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
+import echo_ceiling  # a sibling script: the bare echo server both benchmarks compare with
 import numpy as np
 import psutil
-from aiohttp import web
 
 from mock_soniox.stt_testing import pcm16, speech
 
@@ -141,32 +141,6 @@ async def subprocess_server(args: list[str], env: dict[str, str]) -> AsyncIterat
         await asyncio.wait_for(proc.wait(), 10)
 
 
-def echo_server_main() -> None:
-    async def echo(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async for msg in ws:
-            if msg.type == aiohttp.WSMsgType.BINARY:
-                await ws.send_bytes(msg.data)
-            elif msg.type == aiohttp.WSMsgType.TEXT:
-                await ws.send_str(msg.data)
-        return ws
-
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_get("/", echo)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        assert site._server is not None
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        print(f"ECHO ws://127.0.0.1:{port}/", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-
-
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -214,8 +188,7 @@ async def run(args: argparse.Namespace) -> None:
         frame = audio[: RATE * 2 * 120 // 1000]
         mock_rate = await blast(url, frame, args.ceiling_conns, args.ceiling_seconds, True)
 
-    echo_args = [__file__, "echo-server"]
-    async with subprocess_server(echo_args, {}) as (echo_url, _):
+    async with echo_ceiling.echo_server() as echo_url:
         echo_rate = await blast(echo_url, frame, args.ceiling_conns, args.ceiling_seconds, False)
     realtime_need = args.sessions * 1000 / args.chunk_ms
     print(f"Ceiling ({args.ceiling_conns} connections, 3,840-byte frames, one in flight each):")
@@ -225,9 +198,6 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["echo-server"]:
-        echo_server_main()
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=30.0, help="audio per session")
