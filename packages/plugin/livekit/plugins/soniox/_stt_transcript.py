@@ -106,7 +106,7 @@ def _add_weight(weights: dict[str, int], value: str | None, text: str) -> None:
 
 def _word(group: list[Token], offset: float) -> TimedString | None:
     """Sub-word tokens as one timed word (None if they hold only whitespace)."""
-    text = "".join(t.text for t in group).strip()
+    text = "".join([t.text for t in group]).strip()
     if not text:
         return None
     start = end = confidence = None
