@@ -76,6 +76,7 @@ class TTSConnection:
         self._sinks: dict[str, StreamSink] = {}
         self.reserved = 0  # slots handed out: registered streams plus pending registrations
         self.closed = False
+        self.error: APIError = APIConnectionError("Soniox TTS connection closed")
         self.streams_served = 0
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read_loop(), name=f"soniox-tts-read-{self.id}")
@@ -103,7 +104,7 @@ class TTSConnection:
     def register(self, stream_id: str, sink: StreamSink) -> None:
         """Attach a stream to a slot this caller reserved."""
         if self.closed:
-            sink.on_lost(APIConnectionError("Soniox TTS connection closed"))
+            sink.on_lost(self.error)  # e.g. the service's 401, when it came first
             return
         self._sinks[stream_id] = sink
         self.streams_served += 1
@@ -193,6 +194,7 @@ class TTSConnection:
         if self.closed:
             return
         self.closed = True
+        self.error = error
         sinks, self._sinks = list(self._sinks.values()), {}
         self.reserved = 0
         for sink in sinks:
