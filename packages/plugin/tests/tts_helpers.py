@@ -76,9 +76,11 @@ class Heard:
 
 
 async def collect(stream: tts.SynthesizeStream | tts.ChunkedStream) -> Heard:
+    """Every frame until the stream ends (a stream that never ends fails the test)."""
     heard = Heard()
-    async for ev in stream:
-        heard.add(ev)
+    async with asyncio.timeout(30):
+        async for ev in stream:
+            heard.add(ev)
     return heard
 
 
@@ -112,7 +114,8 @@ class JournalWatch:
         self._unsubscribe = mock.journal.subscribe(self._on_entry)
 
     def _on_entry(self, entry: JournalEntry) -> None:
-        self._loop.call_soon_threadsafe(self._changed.set)
+        with contextlib.suppress(RuntimeError):  # the test's loop may already be closed
+            self._loop.call_soon_threadsafe(self._changed.set)
 
     async def until(
         self, predicate: Callable[[list[JournalEntry]], bool], within_s: float = 5.0
