@@ -78,6 +78,7 @@ def contract(session: nox.Session) -> None:
         "livekit-plugins-soniox==1.8.9",
         "pytest>=8.3",
         "pytest-asyncio>=0.24",
+        "pytest-timeout>=2.3",
     )
     session.run(
         "pytest", "-c", "packages/mock-soniox/contract/pytest.ini", "packages/mock-soniox/contract"
