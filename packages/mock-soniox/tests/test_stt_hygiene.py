@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import socket
 from collections.abc import Callable
 
 import aiohttp
-import psutil
 
 from mock_soniox.journal import JournalEntry
+from mock_soniox.leaks import mock_allocations
 from mock_soniox.pytest_plugin import MockSoniox
 from mock_soniox.server import ThreadedMockServer
 from mock_soniox.stt_testing import BASIC_CONFIG, connect, pcm16, speech
 
 AUDIO = pcm16(speech(("tone", 240)))
-MiB = 1024 * 1024
 
 
 def closes_seen(mock: MockSoniox, count: int) -> tuple[asyncio.Event, Callable[[], None]]:
@@ -90,8 +88,6 @@ async def test_client_vanishing_mid_stream_ends_the_session_quietly(
 async def test_thousand_abandoned_connections_leave_nothing_behind(
     mock_soniox: MockSoniox, mock_soniox_server: ThreadedMockServer
 ) -> None:
-    process = psutil.Process()
-
     async def round_of(count: int) -> None:
         done, unsubscribe = closes_seen(mock_soniox, count)
         try:
@@ -108,19 +104,16 @@ async def test_thousand_abandoned_connections_leave_nothing_behind(
     baseline_ids = server_task_ids(mock_soniox_server)
     baseline_tasks = await server_tasks_settle(mock_soniox_server, baseline_ids)
     mock_soniox.journal.clear()
-    gc.collect()
-    baseline_rss = process.memory_info().rss
 
-    await round_of(1000)
-    tasks = await server_tasks_settle(mock_soniox_server, baseline_ids)
-    mock_soniox.journal.clear()
-    gc.collect()
-    growth = process.memory_info().rss - baseline_rss
+    with mock_allocations() as held_by_mock:
+        await round_of(1000)
+        tasks = await server_tasks_settle(mock_soniox_server, baseline_ids)
+        mock_soniox.journal.clear()
+        held = held_by_mock()
 
-    print(f"server tasks {baseline_tasks} -> {tasks}; RSS growth {growth / MiB:.1f} MiB")
     assert tasks == baseline_tasks
     assert mock_soniox.connection_ids() == []
     state = mock_soniox_server.mock.state
     assert not +state.stt_sessions_by_key  # no session slot still held
-    # A leak of ~1000 sessions (sockets, buffers, sources) would be tens of MiB.
-    assert growth < 16 * MiB
+    # A leak of ~1000 sessions (sockets, buffers, sources) would be megabytes.
+    assert held < 64 * 1024, f"the mock still holds {held} bytes after 1,000 sessions"

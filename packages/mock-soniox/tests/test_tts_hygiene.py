@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 import aiohttp
-import psutil
 
 from mock_soniox.connection import Connection
+from mock_soniox.leaks import mock_allocations
 from mock_soniox.pytest_plugin import MockSoniox
 from mock_soniox.server import ThreadedMockServer
 from mock_soniox.tts import TtsSession, TtsStream
@@ -39,11 +39,6 @@ def live_handler_objects() -> int:
     gc.collect()
     kinds = (Connection, TtsSession, TtsStream)
     return sum(1 for obj in gc.get_objects() if isinstance(obj, kinds))
-
-
-def rss_mb() -> float:
-    gc.collect()
-    return psutil.Process().memory_info().rss / 2**20
 
 
 async def abandon(http: aiohttp.ClientSession, url: str, how: int) -> None:
@@ -92,14 +87,13 @@ async def test_abandoned_connections_leave_no_tasks_or_memory(
     await wait_until(lambda: not mock_soniox.connection_ids())
     tasks_before = server_tasks(mock_soniox_server)
     objects_before = live_handler_objects()
-    memory_before = rss_mb()
 
-    await abandon_many(url, CONNECTIONS)
+    with mock_allocations() as held_by_mock:
+        await abandon_many(url, CONNECTIONS)
+        await wait_until(lambda: not mock_soniox.connection_ids())
+        await wait_until(lambda: server_tasks(mock_soniox_server) <= tasks_before)
+        held = held_by_mock()
 
-    await wait_until(lambda: not mock_soniox.connection_ids())
-    await wait_until(lambda: server_tasks(mock_soniox_server) <= tasks_before)
     assert live_handler_objects() == objects_before
-    # RSS is noisy (allocator pools, the client's own sessions): 20 MB is 20 KB a connection,
-    # far below what a leaked connection with its buffers and audio would keep.
-    growth = rss_mb() - memory_before
-    assert growth < 20, f"memory grew by {growth:.1f} MB over {CONNECTIONS} connections"
+    # A leaked connection keeps its session, buffers and audio: hundreds of KB for 1,000 of them.
+    assert held < 64 * 1024, f"the mock still holds {held} bytes after {CONNECTIONS} connections"
