@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 
 import pytest
 from livekit.agents import metrics
@@ -148,6 +150,26 @@ async def test_cancel_stops_only_that_stream(mock_soniox: MockSoniox) -> None:
     assert len(connections(entries)) == 1
     for h, text in zip(heard, [x for i, x in enumerate(texts) if i != 2], strict=True):
         assert h.duration_ms == pytest.approx(expected_ms(text), abs=60)
+
+
+async def test_aclose_returns_when_audio_arrives_at_that_moment(mock_soniox: MockSoniox) -> None:
+    # Python 3.11's wait_for swallowed a cancel that landed as an event arrived: the runner then
+    # waited for input that only aclose() closes, and aclose() waited for the runner (a hang).
+    async with make_tts(mock_soniox) as t, watch(mock_soniox) as journal:
+        stream = t.stream(conn_options=FAST)
+        stream.push_text("First sentence is here. And a second one waits")
+        entries = await journal.until(lambda e: count(e, "s2c", "audio") >= 1)
+        stream_id = next(e.stream_id for e in entries if e.kind == "config")
+        assert t._pool is not None
+        (conn,) = t._pool.connections
+        # a frame the reader routes in the same loop iteration as the user's aclose()
+        audio = base64.b64encode(bytes(480)).decode()
+        conn._route(json.dumps({"stream_id": stream_id, "audio": audio}))
+        async with asyncio.timeout(5):
+            await stream.aclose()
+        assert [ev async for ev in stream] == []
+        await journal.until(lambda e: count(e, "c2s", "cancel") == 1)
+    assert stream_errors(tts_entries(mock_soniox)) == []
 
 
 async def test_streams_rotate_before_the_service_idle_timeout(mock_soniox: MockSoniox) -> None:

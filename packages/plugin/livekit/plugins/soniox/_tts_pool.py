@@ -7,6 +7,10 @@ full, and closes idle extra connections after a grace period (one connection is 
 Each connection owns three tasks: a reader that routes server messages to the stream they name,
 a writer that sends queued messages in order (callers never block on the socket), and a
 keepalive. When the socket fails, every stream on it hears about it, and only those streams.
+
+Timeouts use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11, ``wait_for`` swallows
+a cancellation that arrives as its awaitable completes, and a task that ignores its cancel here
+makes ``aclose()`` wait forever.
 """
 
 from __future__ import annotations
@@ -124,7 +128,8 @@ class TTSConnection:
         try:
             while True:
                 data = await self._outbox.get()
-                await asyncio.wait_for(self._ws.send_str(data), SEND_TIMEOUT_S)
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await self._ws.send_str(data)
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -209,7 +214,8 @@ class TTSConnection:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._ws.close(), CLOSE_TIMEOUT_S)
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self._ws.close()
 
 
 class _PendingConnect:
@@ -266,7 +272,8 @@ class ConnectionPool:
             pending = self._start_connect()
         pending.waiters += 1
         try:
-            conn = await asyncio.wait_for(asyncio.shield(pending.future), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                conn = await asyncio.shield(pending.future)
         except BaseException:
             if not pending.future.done():
                 pending.waiters -= 1
@@ -288,7 +295,8 @@ class ConnectionPool:
 
     async def _open(self, pending: _PendingConnect) -> None:
         try:
-            ws = await asyncio.wait_for(self._connect(), self._connect_timeout_s)
+            async with asyncio.timeout(self._connect_timeout_s):
+                ws = await self._connect()
         except BaseException as e:
             self._pending.remove(pending)
             pending.future.set_exception(_connect_error(e))

@@ -301,11 +301,10 @@ class StreamRunner:
                 and bool(self._open.ledger.sentences)
             )
             try:
-                if waiting_on_open_stream:
-                    item = await asyncio.wait_for(
-                        self._input_ch.recv(), self._settings.stream_idle_timeout_s
-                    )
-                else:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow our cancellation
+                async with asyncio.timeout(
+                    self._settings.stream_idle_timeout_s if waiting_on_open_stream else None
+                ):
                     item = await self._input_ch.recv()
             except TimeoutError:
                 self._end_open_stream()  # rotate before the service's idle timeout
@@ -430,7 +429,10 @@ class StreamRunner:
             # for more text (and idle rotation bounds how long that lasts).
             timeout = max(0.01, stream.last_heard + silence - time.monotonic())
             try:
-                event = await asyncio.wait_for(stream.events.get(), timeout)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel (aclose) that
+                # lands as an event arrives, and the runner then waits for input forever
+                async with asyncio.timeout(timeout):
+                    event = await stream.events.get()
             except TimeoutError:
                 if stream.end_sent and time.monotonic() - stream.last_heard >= silence:
                     stream.cancel()
