@@ -342,6 +342,19 @@ class RecordedStream:
     audio_file: str | None = None
     audio_bytes: int = 0
     start_t_ms: float = 0.0
+    first_text_t_ms: float | None = None  # the first non-empty text
+    text_end_t_ms: float | None = None
+
+    @property
+    def audio_anchor_t_ms(self) -> float:
+        """What the recorded time to first audio counts from: ``text_end`` when it came before
+        the first audio, else the first text (else the config)."""
+        audio = next((f.t_ms for f in self.frames if f.audio is not None), None)
+        if self.text_end_t_ms is not None and (audio is None or self.text_end_t_ms <= audio):
+            return self.text_end_t_ms
+        if self.first_text_t_ms is not None:
+            return self.first_text_t_ms
+        return self.start_t_ms
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -392,6 +405,10 @@ def tts_streams(fixture: Fixture) -> list[RecordedStream]:
                 active[sid] = stream
             if stream is not None and isinstance(data.get("text"), str):
                 stream.text += data["text"]
+                if data["text"] and stream.first_text_t_ms is None:
+                    stream.first_text_t_ms = frame.t_ms
+            if stream is not None and data.get("text_end") is True and stream.text_end_t_ms is None:
+                stream.text_end_t_ms = frame.t_ms
         elif stream is not None:
             stream.frames.append(frame)
             if frame.audio is not None:

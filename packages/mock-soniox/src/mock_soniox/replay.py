@@ -8,7 +8,8 @@ client's audio clock reaches the audio time at which they were first sent. ``fin
 did the same there, else the recording's eventual final tokens up to that point.
 
 TTS: each stream is matched on its own by (model, voice, language, text), so concurrency,
-interleaving and stream ids may differ from the recording.
+interleaving and stream ids may differ from the recording. Its audio goes out in the recorded
+chunks at the recorded times (as :class:`~mock_soniox.tts_synth.Cue` s the handler follows).
 
 Whatever does not match falls back to the synthetic sources, and the journal says so.
 """
@@ -40,7 +41,7 @@ from .settings import Settings
 from .stt import ResultSource, synthetic_source
 from .stt_config import SttConfig
 from .tts_config import StreamConfig
-from .tts_synth import Speech, TtsSource, synthetic_source_factory
+from .tts_synth import Cue, Speech, TtsSource, synthetic_source_factory
 
 if TYPE_CHECKING:
     from .app import MockState
@@ -625,8 +626,8 @@ class TtsReplaySource:
     """Speaks a recorded stream while the client's text follows it; synthetic speech otherwise.
 
     The handler asks for speech a sentence at a time (before ``text_end``), so each piece of
-    text is cut out of the recording by its character timings; the stream counts as replayed
-    once the whole recorded text has been spoken.
+    text is cut out of the recording by its character timings, with the recorded chunks' times
+    as cues; the stream counts as replayed once the whole recorded text has been spoken.
     """
 
     streaming = True
@@ -717,7 +718,18 @@ def _cut(speech: Speech, begin: int, end: int | None) -> Speech | None:
         [speech.characters[i] for i in keep],
         [round(speech.starts[i] - t0, 4) for i in keep],
         [round(min(speech.ends[i], t1) - t0, 4) for i in keep],
+        _cut_cues(speech.cues, t0, t1),
     )
+
+
+def _cut_cues(cues: list[Cue] | None, t0: float, t1: float) -> list[Cue] | None:
+    """The cues of the audio from ``t0`` to ``t1``: a piece that starts inside a recorded chunk
+    is due when that chunk was."""
+    if not cues:
+        return None
+    before = [c for c in cues if c.audio_s <= t0]
+    first = Cue(0.0, (before[-1] if before else cues[0]).at_s)
+    return [first] + [Cue(c.audio_s - t0, c.at_s) for c in cues if t0 < c.audio_s < t1]
 
 
 _speech_cache: dict[tuple[str, int, int], Speech] = {}
@@ -737,26 +749,35 @@ def _load_speech(fixture: Fixture, stream: RecordedStream, sample_rate: int) -> 
     fmt = meta.get("format", "pcm_s16le")
     rate = int(meta.get("sample_rate") or sample_rate)
     payload = fixture.side_payload(stream.audio_file)
+    data_offset = 0
     if fmt == "wav":
         info = parse_wav_header(payload)
         if info is None:
             raise ValueError(f"{fixture.name}: recorded wav stream without a header")
         samples = decode(info.fmt, payload[info.data_offset :], info.channels)
         rate = info.sample_rate
+        data_offset = info.data_offset
+        frame_bytes = RAW_FORMATS[info.fmt].width * info.channels
     elif fmt in RAW_FORMATS:
         samples = decode(fmt, payload)
+        frame_bytes = RAW_FORMATS[fmt].width
     else:
         raise ValueError(f"{fixture.name}: cannot replay recorded {fmt} audio")
     samples = resample(samples, rate, sample_rate)
     chars: list[str] = []
     starts: list[float] = []
     ends: list[float] = []
+    cues: list[Cue] = []
+    anchor_ms = stream.audio_anchor_t_ms
     for frame in stream.frames:
         marks = (frame.json or {}).get("timestamps") or {}
         chars.extend(marks.get("characters", []))
         starts.extend(marks.get("character_start_times_seconds", []))
         ends.extend(marks.get("character_end_times_seconds", []))
-    return Speech(samples, sample_rate, chars, starts, ends)
+        if frame.audio is not None:
+            audio_s = max(0, frame.audio.offset - data_offset) / (frame_bytes * rate)
+            cues.append(Cue(audio_s, max(0.0, frame.t_ms - anchor_ms) / 1000.0))
+    return Speech(samples, sample_rate, chars, starts, ends, cues or None)
 
 
 def resample(samples: Samples, rate: int, target: int) -> Samples:

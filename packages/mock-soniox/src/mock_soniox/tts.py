@@ -66,7 +66,8 @@ class TtsStream:
         self.settings = settings
         self.encoder = StreamEncoder(config, settings.tts_chunk_ms)
         self.streaming = self.encoder.streaming and source.streaming
-        # Wall seconds per second of audio.
+        # Wall seconds per second of audio; a slow fault also holds back recorded cues.
+        self.slow = slow_rtf is not None
         self.pace = (
             slow_rtf if slow_rtf is not None else 1.0 / max(settings.tts_realtime_factor, 1e-9)
         )
@@ -158,6 +159,9 @@ class TtsStream:
         loop = asyncio.get_running_loop()
         settings = self.settings
         next_at: float | None = None
+        # Recorded speech: cue times count from here (the first text ready to speak), moved
+        # later when the client's text comes later than it did in the recording.
+        origin: float | None = None
         while True:
             text, final = await self._next_segment()
             ready_at = loop.time()  # first audio is due this long after its text is ready
@@ -167,11 +171,19 @@ class TtsStream:
                     continue
                 speech = silence(self.config, TAIL_SILENCE_S)
             chunks = self.encoder.chunks(speech)
+            cued = chunks[0].at_s is not None
             if next_at is None:
-                next_at = ready_at + settings.scaled(settings.tts_time_to_first_audio_ms / 1000.0)
+                # A recording's cues hold its own time to first audio.
+                first_audio_s = 0.0 if cued else settings.tts_time_to_first_audio_ms / 1000.0
+                next_at = ready_at + settings.scaled(first_audio_s)
             else:
                 next_at = max(next_at, ready_at)
+            if cued:
+                lead = settings.scaled(chunks[0].at_s or 0.0)
+                origin = ready_at if origin is None else max(origin, ready_at - lead)
             for i, chunk in enumerate(chunks):
+                if chunk.at_s is not None and origin is not None:
+                    next_at = max(next_at, origin + settings.scaled(chunk.at_s))
                 while True:
                     now = loop.time()
                     self._check_deadlines(now)
@@ -184,7 +196,8 @@ class TtsStream:
                 frame = chunk.frame(self.id, audio_end, self.config.return_timestamps)
                 if not await self.conn.send_json(frame, kind="audio"):
                     return
-                next_at += settings.scaled(chunk.duration_s * self.pace)
+                if chunk.at_s is None or self.slow:
+                    next_at += settings.scaled(chunk.duration_s * self.pace)
                 if next_at <= loop.time():
                     await asyncio.sleep(0)  # unpaced: still let other streams interleave
             if final:

@@ -1,6 +1,7 @@
 """Where a TTS stream's audio comes from, and how it is cut into wire chunks.
 
-A :class:`TtsSource` turns text into :class:`Speech` (float samples plus per-character timings).
+A :class:`TtsSource` turns text into :class:`Speech` (float samples plus per-character timings,
+and for recorded speech the recorded chunking and cadence as :class:`Cue` s).
 ``MockState.tts_source_factory(conn, config)`` picks the source for each stream, so recorded
 fixtures can replace the default :class:`SyntheticSource` when their text matches.
 """
@@ -8,9 +9,9 @@ fixtures can replace the default :class:`SyntheticSource` when their text matche
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 import io
-import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,11 +28,23 @@ if TYPE_CHECKING:
     from .connection import Connection
 
 
+@dataclass(frozen=True)
+class Cue:
+    """A recorded chunk: it starts ``audio_s`` into the speech's samples and went out ``at_s``
+    seconds (unscaled) after the recorded stream's text_end (or first text, when its audio
+    began before text_end); the handler counts that from when its first text is ready."""
+
+    audio_s: float
+    at_s: float
+
+
 @dataclass
 class Speech:
     """Spoken audio for some text: mono float32 samples and one timing per character.
 
     Times are seconds from the start of these samples; ``characters`` concatenated is the text.
+    ``cues`` (recorded speech only; the first at ``audio_s`` 0) make the stream send one chunk
+    per cue at the recorded time instead of pacing ``tts_chunk_ms`` chunks itself.
     """
 
     samples: Samples
@@ -39,6 +52,7 @@ class Speech:
     characters: list[str] = field(default_factory=list)
     starts: list[float] = field(default_factory=list)
     ends: list[float] = field(default_factory=list)
+    cues: list[Cue] | None = None
 
     @property
     def duration_s(self) -> float:
@@ -143,6 +157,7 @@ class Chunk:
     starts: list[float] = field(default_factory=list)
     ends: list[float] = field(default_factory=list)
     duration_s: float = 0.0
+    at_s: float | None = None  # when it is due (from its :class:`Cue`); None: the stream paces
 
     def frame(self, stream_id: str, audio_end: bool, timestamps: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -177,14 +192,23 @@ class StreamEncoder:
         return self.config.audio_format in STREAMABLE_FORMATS
 
     def chunks(self, speech: Speech) -> list[Chunk]:
-        """Cut ``speech`` into chunks of about ``chunk_ms`` of audio each."""
+        """Cut ``speech`` into chunks of about ``chunk_ms`` of audio each, or at its cues."""
         rate = speech.sample_rate
-        step = max(1, round(self.chunk_s * rate))
-        n = max(1, math.ceil(len(speech.samples) / step))
-        pieces = [speech.samples[i * step : (i + 1) * step] for i in range(n)]
-        out = [Chunk(b"", duration_s=len(p) / rate) for p in pieces]
+        total = len(speech.samples)
+        due: list[float | None]
+        if speech.cues:
+            bounds, due = _cue_bounds(speech.cues, rate, total)
+        else:
+            step = max(1, round(self.chunk_s * rate))
+            bounds = list(range(0, max(total, 1), step))
+            due = [None] * len(bounds)
+        n = len(bounds)
+        pieces = [speech.samples[b:e] for b, e in zip(bounds, [*bounds[1:], total], strict=True)]
+        out = [
+            Chunk(b"", duration_s=len(p) / rate, at_s=at) for p, at in zip(pieces, due, strict=True)
+        ]
         for char, start, end in zip(speech.characters, speech.starts, speech.ends, strict=True):
-            i = min(int(start * rate) // step, n - 1)
+            i = min(bisect.bisect_right(bounds, int(start * rate)) - 1, n - 1)
             out[i].characters.append(char)
             out[i].starts.append(round(self.offset_s + start, 4))
             out[i].ends.append(round(self.offset_s + end, 4))
@@ -195,7 +219,10 @@ class StreamEncoder:
             raw_fmt = "pcm_s16le" if fmt == "wav" else fmt
             data = encode(raw_fmt, speech.samples)  # once, then sliced: cheaper than per chunk
             width = RAW_FORMATS[raw_fmt].width
-            blobs = [data[i * step * width : (i + 1) * step * width] for i in range(n)]
+            blobs = [
+                data[b * width : e * width]
+                for b, e in zip(bounds, [*bounds[1:], total], strict=True)
+            ]
             if fmt == "wav" and not self.header_sent:
                 blobs[0] = wav_header("pcm_s16le", rate) + blobs[0]
         self.header_sent = True
@@ -218,6 +245,18 @@ class StreamEncoder:
         ) as out:
             out.write(samples)
         return buffer.getvalue()
+
+
+def _cue_bounds(cues: list[Cue], rate: int, total: int) -> tuple[list[int], list[float | None]]:
+    """First sample and due time of each cued chunk (cues past the audio's end are dropped)."""
+    bounds = [0]
+    due: list[float | None] = [cues[0].at_s]
+    for cue in cues[1:]:
+        start = round(cue.audio_s * rate)
+        if bounds[-1] < start < total:
+            bounds.append(start)
+            due.append(cue.at_s)
+    return bounds, due
 
 
 def _compression_level(config: StreamConfig) -> float | None:
