@@ -426,14 +426,14 @@ class SpeechStream(stt.SpeechStream):
         session = self._soniox._ensure_session()
         started = time.perf_counter()
         try:
-            ws = await asyncio.wait_for(
-                session.ws_connect(
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation (aclose)
+            # that lands as the connection opens, leaving the stream running.
+            async with asyncio.timeout(self._conn_options.timeout):
+                ws = await session.ws_connect(
                     self._soniox._base_url,
                     headers={"Authorization": f"Bearer {self._soniox._api_key}"},
                     heartbeat=self._soniox._heartbeat_s,
-                ),
-                timeout=self._conn_options.timeout,
-            )
+                )
         except TimeoutError:
             raise APITimeoutError("Soniox STT: connection timed out") from None
         except aiohttp.WSServerHandshakeError as exc:
