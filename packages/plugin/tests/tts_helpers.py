@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 from livekit.agents import APIConnectOptions, tts
 from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
 from livekit.plugins import soniox
@@ -185,3 +187,42 @@ def sent_frames(entries: list[JournalEntry]) -> list[dict[str, Any]]:
 
 def stream_errors(entries: list[JournalEntry]) -> list[Any]:
     return [e.data for e in entries if e.direction == "s2c" and e.kind == "error"]
+
+
+class ScriptedWebSocket:
+    """A websocket for driving a TTSConnection by hand: sends are recorded, replies are queued."""
+
+    close_code: int | None = None
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.closed = asyncio.Event()
+        self._sent_changed = asyncio.Event()
+        self._incoming: asyncio.Queue[aiohttp.WSMessage] = asyncio.Queue()
+
+    async def send_str(self, data: str) -> None:
+        self.sent.append(json.loads(data))
+        self._sent_changed.set()
+
+    async def receive(self) -> aiohttp.WSMessage:
+        return await self._incoming.get()
+
+    async def close(self) -> bool:
+        self.closed.set()
+        return True
+
+    def reply(self, msg: dict[str, Any]) -> None:
+        """Deliver one server message to the connection's reader."""
+        self._incoming.put_nowait(aiohttp.WSMessage(aiohttp.WSMsgType.TEXT, json.dumps(msg), None))
+
+    async def until_sent(
+        self, predicate: Callable[[dict[str, Any]], bool], within_s: float = 1.0
+    ) -> dict[str, Any]:
+        """The first frame sent (so far or from now on) that matches ``predicate``."""
+        async with asyncio.timeout(within_s):
+            while True:
+                self._sent_changed.clear()
+                found = next((m for m in self.sent if predicate(m)), None)
+                if found is not None:
+                    return found
+                await self._sent_changed.wait()

@@ -28,6 +28,7 @@ from .log import logger
 
 MAX_REPLAYS = 3  # consecutive failures of one stream without new audio before giving up
 CANCEL_GRACE_S = 10.0  # how long a cancelled stream keeps its slot waiting for `terminated`
+TEARDOWN_TIMEOUT_S = 2.0  # how long a re-cancelled runner still waits for its streams to close
 
 
 @dataclass(frozen=True)
@@ -161,11 +162,14 @@ class SonioxStream:
             conn.release(self.id)
 
     async def aclose(self) -> None:
+        """Cancel, then close the decoder. Safe to call again, e.g. after a cancelled close."""
         self.cancel()
+        if self._decoder is not None:
+            # first: its worker thread is released before the first await, so a cancel landing
+            # here cannot leave that thread blocked on input (which hangs the process at exit)
+            await self._decoder.aclose()
         if self._decode_task is not None:
             await aio.cancel_and_wait(self._decode_task)
-        if self._decoder is not None:
-            await self._decoder.aclose()
 
     # --- receiving side (called by the connection) ---
 
@@ -278,11 +282,35 @@ class StreamRunner:
                 await self._play(stream)
             await feeder  # surfaces a failure of the input side
         finally:
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            await asyncio.gather(*(s.aclose() for s in self._live), return_exceptions=True)
-            self._live.clear()
+            await self._teardown()
+
+    async def _teardown(self) -> None:
+        """Stop every Soniox stream and task of this attempt, even if cancelled again meanwhile.
+
+        What the service must hear (``cancel``) goes out before the first await; the awaited part
+        (tasks, decoders) runs shielded, and a second cancel waits for it, bounded, then goes on.
+        """
+        for stream in self._live:
+            stream.cancel()
+        for task in self._tasks:
+            task.cancel()
+        closing = asyncio.create_task(self._close_all(), name="soniox-tts-teardown")
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            try:
+                async with asyncio.timeout(TEARDOWN_TIMEOUT_S):
+                    await asyncio.shield(closing)
+            except TimeoutError:
+                logger.warning("Soniox TTS: closing the stream took over %.0fs", TEARDOWN_TIMEOUT_S)
+            finally:
+                closing.cancel()
+            raise
+
+    async def _close_all(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(s.aclose() for s in self._live), return_exceptions=True)
+        self._live.clear()
 
     # --- input side ---
 
@@ -383,8 +411,8 @@ class StreamRunner:
             emitted_before = stream.ledger.emitted_s
             segment_start = self._segment_s
             error = await self._drain(stream)
-            self._live.discard(stream)
             await stream.aclose()
+            self._live.discard(stream)  # only now: if that close was cut short, teardown redoes it
             if error is None:
                 return
             if not error.retryable:
