@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from livekit.agents import tts
 from livekit.agents.utils import aio
-from tests.tts_helpers import ScriptedWebSocket
+from tests.tts_helpers import ScriptedWebSocket, run_settings
 
 from livekit.plugins.soniox._tts_pool import ConnectionPool, StreamSink, TTSConnection
-from livekit.plugins.soniox._tts_stream import RunSettings, SonioxStream, StreamRunner
+from livekit.plugins.soniox._tts_stream import SonioxStream, StreamRunner
 
 Input = aio.Chan[str | tts.SynthesizeStream._FlushSentinel]
 
@@ -64,17 +64,7 @@ class Harness:
         self.input_ch = input_ch
         self.runner = StreamRunner(
             pool=cast(ConnectionPool, OneConnectionPool(self.conn)),
-            settings=RunSettings(
-                config={"model": "tts-rt-v1-preview", "audio_format": audio_format},
-                audio_format=audio_format,
-                sample_rate=24000,
-                aligned_transcript=False,
-                stream_idle_timeout_s=60.0,
-                max_stream_age_s=90.0,
-                silence_timeout_s=silence_s,
-                acquire_timeout_s=1.0,
-                retry_interval_s=0.01,
-            ),
+            settings=run_settings(audio_format=audio_format, silence_timeout_s=silence_s),
             emitter=cast(tts.AudioEmitter, RecordingEmitter()),
             input_ch=input_ch,
             on_first_text=lambda: None,

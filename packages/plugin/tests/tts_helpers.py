@@ -16,6 +16,7 @@ from livekit.agents import APIConnectOptions, tts
 from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
 from livekit.plugins import soniox
 
+from livekit.plugins.soniox._tts_stream import RunSettings
 from mock_soniox.journal import JournalEntry
 from mock_soniox.pytest_plugin import MockSoniox
 
@@ -226,3 +227,20 @@ class ScriptedWebSocket:
                 if found is not None:
                     return found
                 await self._sent_changed.wait()
+
+
+def run_settings(**overrides: Any) -> RunSettings:
+    """Settings for driving the runner or a Soniox stream by hand (the service's defaults)."""
+    audio_format = overrides.pop("audio_format", "pcm_s16le")
+    values: dict[str, Any] = {
+        "config": {"model": "tts-rt-v1-preview", "audio_format": audio_format},
+        "audio_format": audio_format,
+        "sample_rate": 24000,
+        "aligned_transcript": False,
+        "stream_idle_timeout_s": 60.0,
+        "max_stream_age_s": 90.0,
+        "silence_timeout_s": 5.0,
+        "acquire_timeout_s": 1.0,
+        "retry_interval_s": 0.01,
+    }
+    return RunSettings(**{**values, **overrides})

@@ -32,6 +32,7 @@ MAX_STREAMS_PER_CONNECTION = 5
 KEEPALIVE_INTERVAL_S = 10.0
 IDLE_GRACE_S = 30.0
 SEND_TIMEOUT_S = 10.0
+CANCEL_GRACE_S = 10.0  # how long a cancelled stream keeps its slot waiting for `terminated`
 CLOSE_TIMEOUT_S = 2.0
 
 _ids = itertools.count(1)
@@ -71,15 +72,19 @@ class TTSConnection:
         max_streams: int,
         keepalive_interval_s: float,
         on_change: Callable[[TTSConnection], None],
+        cancel_grace_s: float = CANCEL_GRACE_S,
     ) -> None:
         self.id = next(_ids)
         self._ws = ws
         self._max_streams = max_streams
         self._keepalive_interval_s = keepalive_interval_s
         self._on_change = on_change
+        self._cancel_grace_s = cancel_grace_s
         self._sinks: dict[str, StreamSink] = {}
+        self._cancel_timers: dict[str, asyncio.TimerHandle] = {}
         self.reserved = 0  # slots handed out: registered streams plus pending registrations
         self.closed = False
+        self.retired = False  # takes no new streams; closes once its last one is over
         self.error: APIError = APIConnectionError("Soniox TTS connection closed")
         self.streams_served = 0
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
@@ -91,7 +96,7 @@ class TTSConnection:
 
     @property
     def has_room(self) -> bool:
-        return not self.closed and self.reserved < self._max_streams
+        return not self.closed and not self.retired and self.reserved < self._max_streams
 
     @property
     def active_streams(self) -> int:
@@ -115,9 +120,35 @@ class TTSConnection:
 
     def release(self, stream_id: str) -> None:
         """The stream is over for the service too (terminated, or never started)."""
+        timer = self._cancel_timers.pop(stream_id, None)
+        if timer is not None:
+            timer.cancel()
         if self._sinks.pop(stream_id, None) is not None:
             self.reserved = max(0, self.reserved - 1)
             self._on_change(self)
+
+    def release_when_terminated(self, stream_id: str) -> None:
+        """A cancelled stream keeps its slot until the service confirms with ``terminated``.
+
+        If that does not come within the grace period, the service may still count the stream,
+        and a new one in its slot could be a 6th (refused with 400, not retried). So this
+        connection is retired instead: no new streams, closed once its other streams are over.
+        """
+        if stream_id in self._sinks and stream_id not in self._cancel_timers:
+            self._cancel_timers[stream_id] = asyncio.get_running_loop().call_later(
+                self._cancel_grace_s, self._termination_overdue, stream_id
+            )
+
+    def _termination_overdue(self, stream_id: str) -> None:
+        self._cancel_timers.pop(stream_id, None)
+        logger.warning(
+            "Soniox TTS connection %d: no `terminated` %.0fs after a cancel; "
+            "retiring the connection (new streams go to a fresh one)",
+            self.id,
+            self._cancel_grace_s,
+        )
+        self.retired = True
+        self.release(stream_id)
 
     def send(self, msg: dict[str, Any]) -> None:
         """Queue one JSON message; failures surface as a lost connection on every stream."""
@@ -200,6 +231,9 @@ class TTSConnection:
             return
         self.closed = True
         self.error = error
+        for timer in self._cancel_timers.values():
+            timer.cancel()
+        self._cancel_timers.clear()
         sinks, self._sinks = list(self._sinks.values()), {}
         self.reserved = 0
         for sink in sinks:
@@ -235,8 +269,10 @@ class ConnectionPool:
         idle_grace_s: float = IDLE_GRACE_S,
         keepalive_interval_s: float = KEEPALIVE_INTERVAL_S,
         connect_timeout_s: float = 10.0,
+        cancel_grace_s: float = CANCEL_GRACE_S,
     ) -> None:
         self._connect = connect
+        self._cancel_grace_s = cancel_grace_s
         self._max_streams = max_streams
         self._idle_grace_s = idle_grace_s
         self._keepalive_interval_s = keepalive_interval_s
@@ -250,7 +286,8 @@ class ConnectionPool:
 
     @property
     def connections(self) -> list[TTSConnection]:
-        return [c for c in self._conns if not c.closed]
+        """The open connections new streams may go on (not retired ones)."""
+        return [c for c in self._conns if not c.closed and not c.retired]
 
     async def acquire(
         self, timeout_s: float, *, avoid: TTSConnection | None = None
@@ -310,6 +347,7 @@ class ConnectionPool:
             max_streams=self._max_streams,
             keepalive_interval_s=self._keepalive_interval_s,
             on_change=self._on_change,
+            cancel_grace_s=self._cancel_grace_s,
         )
         self.connections_opened += 1
         conn.reserved = pending.waiters
@@ -322,11 +360,13 @@ class ConnectionPool:
             self._on_change(conn)
 
     def _on_change(self, conn: TTSConnection) -> None:
-        if conn.closed:
+        if conn.closed or (conn.retired and conn.reserved == 0):
             self._cancel_idle_timer(conn)
             if conn in self._conns:
                 self._conns.remove(conn)
                 self._spawn(conn.aclose(), "soniox-tts-close")
+            return
+        if conn.retired:
             return
         if conn.reserved == 0 and conn.id not in self._idle_timers and not self._closed:
             loop = asyncio.get_running_loop()

@@ -27,7 +27,6 @@ from ._tts_text import CharTiming, SentenceSplitter, WordGrouper, parse_timestam
 from .log import logger
 
 MAX_REPLAYS = 3  # consecutive failures of one stream without new audio before giving up
-CANCEL_GRACE_S = 10.0  # how long a cancelled stream keeps its slot waiting for `terminated`
 TEARDOWN_TIMEOUT_S = 2.0  # how long a re-cancelled runner still waits for its streams to close
 
 
@@ -156,8 +155,7 @@ class SonioxStream:
         if self._config_sent and not self._terminated:
             if not self._finished:
                 conn.send({"stream_id": self.id, "cancel": True})
-            # the slot stays taken until the service confirms with `terminated`
-            asyncio.get_running_loop().call_later(CANCEL_GRACE_S, conn.release, self.id)
+            conn.release_when_terminated(self.id)  # the slot stays taken until then
         else:
             conn.release(self.id)
 
