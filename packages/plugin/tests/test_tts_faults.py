@@ -188,4 +188,5 @@ async def test_a_silent_service_fails_the_stream_instead_of_hanging(
     options = APIConnectOptions(max_retry=0, retry_interval=0.1, timeout=0.5)
     async with make_tts(mock_soniox, "stall:after_frames=1") as t:
         with pytest.raises(APITimeoutError):
-            await asyncio.wait_for(speak(t, "Into the void.", options), 10.0)
+            async with asyncio.timeout(10):
+                await speak(t, "Into the void.", options)

@@ -141,3 +141,28 @@ async def test_a_second_cancel_during_teardown_still_cancels_on_the_service() ->
         await h.ws.until_sent(lambda m: m.get("stream_id") == text["stream_id"] and "cancel" in m)
     finally:
         await h.aclose()
+
+
+class BreaksAfter(Input):
+    """Gives what was sent to it, then fails instead of waiting for more."""
+
+    async def recv(self) -> str | tts.SynthesizeStream._FlushSentinel:
+        if self.empty():
+            raise RuntimeError("the input broke")
+        return await super().recv()
+
+
+async def test_a_failing_input_ends_the_open_stream_and_surfaces_its_error() -> None:
+    h = Harness(BreaksAfter())
+    try:
+        h.input_ch.send_nowait("Hello there. ")
+        # without text_end the stream would wait for more text, and the runner for its audio
+        end = await h.ws.until_sent(lambda m: bool(m.get("text_end")))
+        h.ws.reply({"stream_id": end["stream_id"], "audio": base64.b64encode(bytes(480)).decode()})
+        h.ws.reply({"stream_id": end["stream_id"], "audio_end": True})
+        h.ws.reply({"stream_id": end["stream_id"], "terminated": True})
+        async with asyncio.timeout(1):
+            with pytest.raises(RuntimeError, match="the input broke"):
+                await h.task
+    finally:
+        await h.aclose()

@@ -316,6 +316,8 @@ class StreamRunner:
         try:
             await self._read_input()
         finally:
+            # on any exit: a stream left open would wait for text forever, and its player with it
+            self._end_open_stream()
             self._order.put_nowait(None)
 
     async def _read_input(self) -> None:
