@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
 
-async def _start_serve(*args: str) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+@contextlib.asynccontextmanager
+async def serving(*args: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, dict[str, str]]]:
+    """``mock-soniox serve`` in a subprocess; yields it and its printed URLs; it must exit 0."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -30,15 +34,20 @@ async def _start_serve(*args: str) -> tuple[asyncio.subprocess.Process, dict[str
             line = (await proc.stdout.readline()).decode().split()
             assert line, "serve exited before printing its URLs"
             urls[line[0]] = line[1]
-    return proc, urls
+    try:
+        yield proc, urls
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(10):
+            assert await proc.wait() == 0
 
 
 async def test_serve_prints_urls_and_closes_live_sockets_with_1001_on_sigterm() -> None:
-    proc, urls = await _start_serve()
-    assert urls["STT"].startswith("ws://127.0.0.1:")
-    assert urls["STT"].endswith("/transcribe-websocket")
-    assert urls["TTS"].endswith("/tts-websocket")
-    async with aiohttp.ClientSession() as http:
+    async with serving() as (proc, urls), aiohttp.ClientSession() as http:
+        assert urls["STT"].startswith("ws://127.0.0.1:")
+        assert urls["STT"].endswith("/transcribe-websocket")
+        assert urls["TTS"].endswith("/tts-websocket")
         ws = await http.ws_connect(urls["TTS"], headers={"Authorization": "Bearer k"})
         await ws.send_json({"keep_alive": True})
         proc.send_signal(signal.SIGTERM)
@@ -46,36 +55,25 @@ async def test_serve_prints_urls_and_closes_live_sockets_with_1001_on_sigterm() 
             msg = await ws.receive()
         assert msg.type == aiohttp.WSMsgType.CLOSE
         assert msg.data == 1001
-    async with asyncio.timeout(10):
-        assert await proc.wait() == 0
 
 
 async def test_only_configured_keys_are_accepted() -> None:
-    proc, urls = await _start_serve("--api-key", "right")
-    try:
-        async with aiohttp.ClientSession() as http:
-            ws = await http.ws_connect(urls["TTS"], headers={"Authorization": "Bearer wrong"})
-            async with asyncio.timeout(10):
-                frame = await ws.receive_json()
-            assert frame["error_code"] == 401
-            await ws.close()
-    finally:
-        proc.send_signal(signal.SIGINT)
+    async with serving("--api-key", "right") as (_, urls), aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(urls["TTS"], headers={"Authorization": "Bearer wrong"})
         async with asyncio.timeout(10):
-            assert await proc.wait() == 0
+            frame = await ws.receive_json()
+        assert frame["error_code"] == 401
+        await ws.close()
 
 
 async def test_faults_armed_on_the_command_line_apply_to_every_connection() -> None:
-    proc, urls = await _start_serve("--fault", "refuse:status=503")
-    try:
-        async with aiohttp.ClientSession() as http:
-            with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-                await http.ws_connect(urls["STT"], headers={"Authorization": "Bearer k"})
-            assert info.value.status == 503
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):
-            assert await proc.wait() == 0
+    async with (
+        serving("--fault", "refuse:status=503") as (_, urls),
+        aiohttp.ClientSession() as http,
+    ):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await http.ws_connect(urls["STT"], headers={"Authorization": "Bearer k"})
+        assert info.value.status == 503
 
 
 async def test_a_bad_fault_spec_is_a_clear_usage_error() -> None:
