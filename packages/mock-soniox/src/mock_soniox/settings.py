@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 ENV_PREFIX = "MOCK_SONIOX_"
@@ -61,11 +61,9 @@ class Settings:
     tts_max_text_chars: int = 5000
     tts_legacy_auth_timeout_s: float = 10.0  # legacy auth: a valid stream config key by then
 
-    # Journal (issue: faults/journal) and misc.
+    # Journal: every frame both ways (a ring buffer; switch it off for load runs).
     journal_enabled: bool = True
     journal_max_entries: int = 100_000
-
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def scaled(self, seconds: float) -> float:
         """A pacing delay under the time scale (0 means no delay)."""
@@ -87,7 +85,7 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is None or f.name == "extra":
+            if raw is None:
                 continue
             values[f.name] = _parse(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
