@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -44,7 +43,6 @@ class MockState:
         self.journal = Journal(settings.journal_max_entries, settings.journal_enabled)
         self.connections: dict[str, Connection] = {}
         self.stt_sessions_by_key: Counter[str] = Counter()
-        self.rng = random.Random(settings.seed)
         self.faults = FaultRegistry(settings.seed)
         # Picks each STT session's result source; fixtures replace it to replay recordings.
         self.stt_source_factory: SttSourceFactory = stt_synthetic_source
@@ -58,7 +56,6 @@ class MockState:
         self.journal.enabled = settings.journal_enabled
         if settings.journal_max_entries != self.journal.max_entries:
             self.journal.resize(settings.journal_max_entries)
-        self.rng = random.Random(settings.seed)
         self.faults.seed = settings.seed
 
     def reset(self) -> None:
