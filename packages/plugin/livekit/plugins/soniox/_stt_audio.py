@@ -119,9 +119,6 @@ class ReplayBuffer:
         """Total bytes ever appended."""
         return self._start + len(self._buf)
 
-    def __len__(self) -> int:
-        return len(self._buf)
-
     def append(self, data: bytes) -> None:
         self._buf += data
         excess = len(self._buf) - self._max_bytes

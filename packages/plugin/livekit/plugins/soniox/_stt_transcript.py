@@ -213,11 +213,6 @@ class TranscriptAssembler:
         self._closing: list[Token] | None = None  # closed by a marker, awaiting its translation
         self._speaking = False
 
-    @property
-    def has_pending(self) -> bool:
-        """Speech not yet delivered as FINAL_TRANSCRIPT."""
-        return bool(self._finals or self._tail or self._closing is not None)
-
     def feed(self, raw_tokens: Sequence[dict[str, Any]], time_base: float) -> list[stt.SpeechEvent]:
         """One result frame; ``time_base`` puts its session-relative times on the timeline."""
         events: list[stt.SpeechEvent] = []
