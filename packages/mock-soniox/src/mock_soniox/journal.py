@@ -240,7 +240,8 @@ class Journal:
                 if predicate(entry):
                     return entry
             try:
-                return await asyncio.wait_for(found, within)
+                async with asyncio.timeout(within):
+                    return await found
             except TimeoutError:
                 raise TimeoutError(f"no journal entry matched within {within} s") from None
         finally:
