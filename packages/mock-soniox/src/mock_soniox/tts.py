@@ -31,7 +31,7 @@ from .tts_config import (
     scrub,
     stream_id_of,
 )
-from .tts_synth import Speech, StreamEncoder, TtsSource, silence
+from .tts_synth import Chunk, Speech, StreamEncoder, TtsSource, silence
 
 logger = logging.getLogger("mock_soniox")
 
@@ -39,6 +39,9 @@ logger = logging.getLogger("mock_soniox")
 TAIL_SILENCE_S = 0.04
 # Texts longer than this are synthesized in a worker thread so the loop keeps serving others.
 THREAD_SYNTH_CHARS = 2000
+# Encoding costs far more than synthesis: compressed formats (tens of ms even for a sentence) and
+# raw speech longer than this are encoded in a worker thread too.
+THREAD_ENCODE_S = 20.0
 # A sentence is complete at . ! ? (or CJK equivalents) followed by whitespace, or at a newline.
 _SENTENCE_END = re.compile(r"(?:[.!?\u2026\u3002\uff01\uff1f][\"')\]]*\s+|\n)")
 
@@ -155,6 +158,11 @@ class TtsStream:
             return await asyncio.to_thread(self.source.synthesize, text)
         return self.source.synthesize(text)
 
+    async def _chunks(self, speech: Speech) -> list[Chunk]:
+        if self.encoder.compressed or speech.duration_s > THREAD_ENCODE_S:
+            return await asyncio.to_thread(self.encoder.chunks, speech)
+        return self.encoder.chunks(speech)
+
     async def _produce(self) -> None:
         loop = asyncio.get_running_loop()
         settings = self.settings
@@ -170,7 +178,7 @@ class TtsStream:
                 if not final:
                     continue
                 speech = silence(self.config, TAIL_SILENCE_S)
-            chunks = self.encoder.chunks(speech)
+            chunks = await self._chunks(speech)
             cued = chunks[0].at_s is not None
             if next_at is None:
                 # A recording's cues hold its own time to first audio.

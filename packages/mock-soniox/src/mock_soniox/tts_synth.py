@@ -191,6 +191,10 @@ class StreamEncoder:
     def streaming(self) -> bool:
         return self.config.audio_format in STREAMABLE_FORMATS
 
+    @property
+    def compressed(self) -> bool:
+        return self.config.audio_format in COMPRESSED
+
     def chunks(self, speech: Speech) -> list[Chunk]:
         """Cut ``speech`` into chunks of about ``chunk_ms`` of audio each, or at its cues."""
         rate = speech.sample_rate
