@@ -7,23 +7,8 @@ latest snapshot per worker and adds them up (:class:`ClusterTotals`).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
-
-_SUMMED = (
-    "streams_started",
-    "streams_completed",
-    "streams_failed",
-    "in_flight",
-    "peak_in_flight",
-    "audio_frames",
-    "audio_bytes",
-    "audio_ms",
-    "connections_opened",
-    "reconnects",
-    "stt_sessions",
-    "stt_audio_ms_sent",
-)
 
 
 @dataclass
@@ -66,6 +51,10 @@ class RunTotals:
         data: dict[str, Any] = {name: getattr(self, name) for name in _SUMMED}
         data["errors_by_code"] = dict(self.errors_by_code)
         return data
+
+
+# Every counter a snapshot carries and the master adds up: all fields but the error Counter.
+_SUMMED = tuple(f.name for f in fields(RunTotals) if f.name != "errors_by_code")
 
 
 class ClusterTotals:
