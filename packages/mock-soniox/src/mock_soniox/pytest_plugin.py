@@ -106,7 +106,8 @@ class MockSoniox:
     async def _on_server(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` on the server's loop; await it without blocking this one."""
         future = asyncio.run_coroutine_threadsafe(coro, self._server.loop)
-        await asyncio.wait_for(asyncio.wrap_future(future), timeout=30)
+        async with asyncio.timeout(30):
+            await asyncio.wrap_future(future)
 
     def connection_ids(self) -> list[str]:
         state = self._server.mock.state
