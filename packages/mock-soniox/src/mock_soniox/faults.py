@@ -430,8 +430,13 @@ class ConnectionFaults:
             return
         if not self._firing:
             task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, timeout=15.0)
+        # gather() hands back the timer's own CancelledError without swallowing a cancellation
+        # of the caller (the handler's finally block) the way suppressing it would.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(15.0):
+                (outcome,) = await asyncio.gather(task, return_exceptions=True)
+                if isinstance(outcome, Exception):
+                    raise outcome
 
     # --- send side ---
 
