@@ -20,7 +20,6 @@ class STTSessionState:
         self.ended_at: float | None = None
         self.final_text: list[str] = []
         self.final_lags_ms: list[float] = []  # wall time from a token's end in audio to final
-        self.messages = 0
         self.failure: StreamFailure | None = None
 
     @property
@@ -30,17 +29,8 @@ class STTSessionState:
     def on_message(self, message: dict[str, Any], now: float) -> None:
         if self.done:
             return
-        self.messages += 1
         if "error_code" in message or "error_message" in message:
-            code = message.get("error_code")
-            kind = message.get("error_type") or "error"
-            self._end(
-                now,
-                StreamFailure(
-                    f"{code} {kind}: {message.get('error_message', '')}",
-                    code if isinstance(code, int) else None,
-                ),
-            )
+            self._end(now, StreamFailure.from_error_frame(message))
             return
         tokens = message.get("tokens")
         if not isinstance(tokens, list):

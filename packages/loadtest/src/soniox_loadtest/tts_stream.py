@@ -35,6 +35,13 @@ class StreamFailure(Exception):
         """How this failure is counted: the error code, or a short name for the way it broke."""
         return str(self.code) if self.code is not None else str(self).split(":", 1)[0]
 
+    @classmethod
+    def from_error_frame(cls, frame: dict[str, Any]) -> StreamFailure:
+        """A Soniox error frame (TTS or STT) as a failure counted by its error_code."""
+        code = _as_int(frame.get("error_code"))
+        kind = frame.get("error_type") or "error"
+        return cls(f"{code} {kind}: {frame.get('error_message', '')}", code)
+
 
 @dataclass(frozen=True)
 class ConnectionLost:
@@ -68,9 +75,7 @@ class TTSStreamState:
         if self.done:
             return
         if "error_code" in frame:
-            code = _as_int(frame.get("error_code"))
-            kind = frame.get("error_type") or "error"
-            self._fail(StreamFailure(f"{code} {kind}: {frame.get('error_message', '')}", code))
+            self._fail(StreamFailure.from_error_frame(frame))
             # The server follows an error with terminated; the stream is over for us either way.
             self.ended_at = now
             return
