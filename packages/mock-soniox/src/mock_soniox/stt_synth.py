@@ -100,7 +100,6 @@ class _Utterance:
     start_ms: int
     speaker: str
     words_final: int = 0  # final words since the utterance began
-    words_seen: int = 0
     last_end_ms: int = 0
 
 
@@ -132,6 +131,7 @@ class SyntheticSource:
         silence = ENDPOINT_SILENCE_MS * (1.0 - 0.5 * cfg.endpoint_sensitivity)
         self.endpoint_silence_ms = int(min(cfg.max_endpoint_delay_ms, silence))
         self.spoken_language = self._spoken_language()
+        self.translation_target = self._translation_target()
 
     # --- ResultSource ---
 
@@ -214,7 +214,6 @@ class SyntheticSource:
         if utterance is None:
             speaker = str(_hash(self.seed, "speaker", start_ms) % 2 + 1)
             utterance = self._utterance = _Utterance(start_ms, speaker)
-        utterance.words_seen += 1
         return Word(
             start_ms,
             start_ms,
@@ -329,11 +328,13 @@ class SyntheticSource:
         if cfg.enable_language_identification or cfg.translation is not None:
             token["language"] = self.spoken_language
         if cfg.translation is not None:
-            token["translation_status"] = self._translation_status()
+            token["translation_status"] = (
+                "original" if self.translation_target is not None else "none"
+            )
         return token
 
     def _translation_tokens(self, word: Word, final: bool) -> list[dict[str, Any]]:
-        target = self._translation_target()
+        target = self.translation_target
         if target is None:
             return []
         text = TRANSLATION_VOCABULARY[
@@ -373,6 +374,3 @@ class SyntheticSource:
         if spoken == tr.language_b:
             return tr.language_a
         return None
-
-    def _translation_status(self) -> str:
-        return "original" if self._translation_target() is not None else "none"
