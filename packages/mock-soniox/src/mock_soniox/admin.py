@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aiohttp import web
 
 from .auth import redact
-from .faults import FaultSpecError
+from .faults import SENDABLE_CLOSE_CODES, FaultSpecError
 from .journal import Direction, JournalEntry
 from .settings import Settings
 
@@ -30,7 +30,6 @@ logger = logging.getLogger("mock_soniox")
 
 PREFIX = "/__admin"
 FIXED_SETTINGS = ("host", "port")  # bound before anyone can patch them
-_SENDABLE_CLOSE = {1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)}
 
 
 class AdminError(ValueError):
@@ -111,7 +110,7 @@ async def close_connection(state: MockState, conn_id: str, code: int = 1000) -> 
         conn.record_event("admin", {"op": "close", "code": code})
         conn.abort()
         return
-    if code not in _SENDABLE_CLOSE:
+    if code not in SENDABLE_CLOSE_CODES:
         raise AdminError(
             400, f"{code} is not a close code a server can send (1000-1003, 1007-1014, 3000-4999)"
         )

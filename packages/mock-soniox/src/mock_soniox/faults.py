@@ -60,7 +60,7 @@ CONNECTION_FAULTS = ("drop", "close", "stall", "error", "conn_error")
 STREAM_FAULTS = ("error", "no_audio_end", "slow")  # on the TTS endpoint
 
 # Close codes a server may put on the wire (RFC 6455 §7.4; 1005/1006/1015 are never sent).
-_SENDABLE_CLOSE = {1000, 1001, 1002, 1003, *range(1007, 1015)}
+SENDABLE_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)})
 
 
 class FaultSpecError(ValueError):
@@ -204,7 +204,7 @@ def check_applicable(spec: FaultSpec, endpoint: str) -> None:
         raise FaultSpecError(f"{spec.text!r} cannot apply to the {endpoint} endpoint: {reason}")
     if spec.name == "close":
         code = int(spec.get("code", 1000))
-        if code not in _SENDABLE_CLOSE and not 3000 <= code <= 4999:
+        if code not in SENDABLE_CLOSE_CODES:
             raise FaultSpecError(
                 f"{spec.text!r}: {code} is not a close code a server can send "
                 "(1000-1003, 1007-1014, 3000-4999; use drop for 1006)"
