@@ -375,7 +375,7 @@ class TtsSession:
                 await self.end_stream(stream_id, None)
             return False
         try:
-            text = parse_text(msg, stream_id, self.settings.tts_max_text_chars)
+            text = parse_text(msg, self.settings.tts_max_text_chars)
         except ProtocolError as exc:
             await self.kill(stream, exc)
             return False

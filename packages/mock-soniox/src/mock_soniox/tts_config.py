@@ -62,22 +62,6 @@ class StreamConfig:
     client_reference_id: str | None = None
     api_key: str | None = None
 
-    def journal_view(self) -> dict[str, Any]:
-        """The config as the journal keeps it: never the API key."""
-        return {
-            "stream_id": self.stream_id,
-            "model": self.model,
-            "language": self.language,
-            "voice": self.voice,
-            "audio_format": self.audio_format,
-            "sample_rate": self.sample_rate,
-            "bitrate": self.bitrate,
-            "speed": self.speed,
-            "reduce_silence": self.reduce_silence,
-            "return_timestamps": self.return_timestamps,
-            "client_reference_id": self.client_reference_id,
-        }
-
 
 # --- Message kinds ---
 
@@ -241,12 +225,11 @@ def parse_stream_config(msg: dict[str, Any]) -> StreamConfig:
 
 @dataclass(frozen=True)
 class TextMessage:
-    stream_id: str
     text: str
     text_end: bool
 
 
-def parse_text(msg: dict[str, Any], stream_id: str, max_chars: int) -> TextMessage:
+def parse_text(msg: dict[str, Any], max_chars: int) -> TextMessage:
     """``text`` defaults to "" and ``text_end`` to false (the LiveKit plugin omits both)."""
     text = _present(msg, "text")
     if text is None:
@@ -256,4 +239,4 @@ def parse_text(msg: dict[str, Any], stream_id: str, max_chars: int) -> TextMessa
     if len(text) > max_chars:
         raise ProtocolError(400, f"text must be at most {max_chars} characters long.")
     text_end = _optional_bool(msg, "text_end")
-    return TextMessage(stream_id, text, text_end)
+    return TextMessage(text, text_end)
