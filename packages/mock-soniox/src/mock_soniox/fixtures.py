@@ -424,22 +424,9 @@ def tts_streams(fixture: Fixture) -> list[RecordedStream]:
 # --- Secrets ---
 
 
-def find_secrets(obj: Any, path: str = "") -> list[str]:
+def find_secrets(obj: Any) -> list[str]:
     """Paths of values that look like credentials (anything but REDACTED under a secret key)."""
-    found: list[str] = []
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            sub = f"{path}.{key}" if path else str(key)
-            if str(key).lower() in _SECRET_KEYS and value not in (None, "", REDACTED):
-                found.append(sub)
-            else:
-                found.extend(find_secrets(value, sub))
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            found.extend(find_secrets(value, f"{path}[{i}]"))
-    elif isinstance(obj, str) and _SECRET_VALUE.match(obj):
-        found.append(path or "<value>")
-    return found
+    return scrub(obj)[1]
 
 
 def scrub(obj: Any) -> tuple[Any, list[str]]:
