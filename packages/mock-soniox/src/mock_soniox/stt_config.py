@@ -58,10 +58,9 @@ class Translation:
 
 @dataclass(frozen=True)
 class SttConfig:
-    """A validated session config; ``model`` is canonical, ``requested_model`` as sent."""
+    """A validated session config; ``model`` is canonical (aliases resolved)."""
 
     model: str
-    requested_model: str
     audio_format: str
     sample_rate: int | None
     num_channels: int | None
@@ -76,7 +75,6 @@ class SttConfig:
     endpoint_latency_adjustment_level: int = 0
     translation: Translation | None = None
     client_reference_id: str | None = None
-    api_key: str | None = None
 
     @property
     def is_raw(self) -> bool:
@@ -129,13 +127,8 @@ def validate_config(raw: dict[str, Any], *, context_max_chars: int) -> SttConfig
                 400, f"client_reference_id must be at most {CLIENT_REFERENCE_ID_MAX} characters."
             )
 
-    api_key = present.get("api_key")
-    if api_key is not None and not isinstance(api_key, str):
-        raise ProtocolError(400, "api_key must be a string.")
-
     return SttConfig(
         model=model,
-        requested_model=requested,
         audio_format=audio_format,
         sample_rate=sample_rate,
         num_channels=num_channels,
@@ -150,7 +143,6 @@ def validate_config(raw: dict[str, Any], *, context_max_chars: int) -> SttConfig
         endpoint_latency_adjustment_level=0 if latency_level is None else latency_level,
         translation=_translation(present.get("translation")),
         client_reference_id=client_reference_id,
-        api_key=api_key,
     )
 
 
