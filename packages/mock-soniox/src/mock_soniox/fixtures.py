@@ -186,7 +186,7 @@ class Frame:
 
 @dataclass
 class Fixture:
-    """A loaded fixture: header, frames, and lazily read side files."""
+    """A loaded fixture: header, frames, and its side files' audio (read once, kept)."""
 
     name: str
     path: Path
@@ -458,7 +458,7 @@ def scrub(obj: Any) -> tuple[Any, list[str]]:
 
 
 def load_fixture(path: str | Path) -> Fixture:
-    """Parse, schema-check and secret-check one ``.jsonl`` fixture (side files are read lazily)."""
+    """Parse, schema-check and secret-check one ``.jsonl`` fixture; size-check its side files."""
     path = Path(path)
     name = path.stem
     if not re.match(_NAME, name):
