@@ -62,7 +62,7 @@ class Connection:
         ws: web.WebSocketResponse,
         auth: HandshakeAuth,
     ) -> None:
-        self.id = f"{endpoint}-{next(_conn_ids)}"
+        self.id = new_connection_id(endpoint)
         self.state = state
         self.endpoint = endpoint
         self.request = request
