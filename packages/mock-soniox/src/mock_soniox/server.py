@@ -44,10 +44,7 @@ class MockServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port, backlog=1024)
         await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.host, self.port = sockets[0].getsockname()[:2]
+        self.host, self.port = self._runner.addresses[0][:2]  # the bound port when asked for 0
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -101,7 +98,8 @@ class ThreadedMockServer:
 
     def start(self) -> ThreadedMockServer:
         self._thread.start()
-        self._ready.wait(timeout=30)
+        if not self._ready.wait(timeout=30):
+            raise RuntimeError("mock-soniox did not start within 30 s")
         if self._error is not None:
             raise RuntimeError("mock-soniox failed to start") from self._error
         return self
