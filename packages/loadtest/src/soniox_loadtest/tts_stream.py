@@ -13,14 +13,13 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-# Bytes of audio per second for the raw formats whose duration follows from their size.
-_BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_f32le": 4, "pcm_mulaw": 1, "pcm_alaw": 1}
+from mock_soniox.audio import RAW_FORMATS
 
 
 def bytes_per_second(audio_format: str, sample_rate: int) -> int | None:
     """Bytes per second of mono audio, or None for compressed formats (size says nothing)."""
-    width = _BYTES_PER_SAMPLE.get(audio_format)
-    return width * sample_rate if width else None
+    spec = RAW_FORMATS.get(audio_format)
+    return spec.width * sample_rate if spec else None
 
 
 class StreamFailure(Exception):
