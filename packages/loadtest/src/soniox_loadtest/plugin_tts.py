@@ -28,8 +28,10 @@ class PluginTarget:
     session: aiohttp.ClientSession
 
     async def aclose(self) -> None:
-        await self.tts.aclose()
-        await self.session.close()
+        try:
+            await self.tts.aclose()
+        finally:
+            await self.session.close()  # even if the plugin's close failed
 
 
 async def open_plugin_tts(url: str, api_key: str, sample_rate: int = 24000) -> PluginTarget:
@@ -64,11 +66,10 @@ async def synthesize(tts: TTS, texts: Sequence[str], timeout_s: float) -> TTSStr
     except TimeoutError:
         state.on_timeout(time.perf_counter())
     except Exception as exc:  # the plugin's APIError family, after its own retries
-        code = getattr(exc, "status_code", None)
-        label = f"{code} " if isinstance(code, int) and code > 0 else ""
-        state.failure = StreamFailure(f"{label}{type(exc).__name__}: {exc}".strip(), None)
-        if isinstance(code, int) and code > 0:
-            state.failure.code = code
+        status = getattr(exc, "status_code", None)
+        code = status if isinstance(status, int) and status > 0 else None
+        label = f"{code} " if code is not None else ""
+        state.failure = StreamFailure(f"{label}{type(exc).__name__}: {exc}", code)
         state.ended_at = time.perf_counter()
     finally:
         await stream.aclose()
