@@ -277,6 +277,11 @@ class Fixture:
     # --- TTS views ---
 
     def tts_streams(self) -> list[RecordedStream]:
+        return self._tts_streams
+
+    @cached_property
+    def _tts_streams(self) -> list[RecordedStream]:
+        """Worked out once: replay asks for them on every TTS stream, and frames never change."""
         return tts_streams(self)
 
     @property
@@ -284,10 +289,7 @@ class Fixture:
         if self.endpoint == "stt":
             clock = [f.audio_ms for f in self.frames if f.audio_ms is not None]
             return round(max(clock, default=0.0), 1)
-        total = 0.0
-        for stream in self.tts_streams():
-            total += stream.audio_ms
-        return round(total, 1)
+        return round(sum(stream.audio_ms for stream in self.tts_streams()), 1)
 
     def summary(self) -> dict[str, Any]:
         """What ``mock-soniox fixtures list --json`` prints for this fixture."""
