@@ -80,7 +80,8 @@ class TtsStream:
         self.changed = asyncio.Event()
         loop = asyncio.get_running_loop()
         now = loop.time()
-        self.idle_deadline = now + settings.timer(settings.tts_stream_idle_timeout_s)
+        self.idle_s = settings.timer(settings.tts_stream_idle_timeout_s)
+        self.idle_deadline = now + self.idle_s
         self.age_deadline = now + settings.timer(settings.tts_stream_max_age_s)
         self.task: asyncio.Task[None] | None = None
 
@@ -102,9 +103,7 @@ class TtsStream:
     def add_text(self, text: str, text_end: bool) -> None:
         if text:
             self.pending += text
-            self.idle_deadline = asyncio.get_running_loop().time() + self.settings.timer(
-                self.settings.tts_stream_idle_timeout_s
-            )
+            self.idle_deadline = asyncio.get_running_loop().time() + self.idle_s
         if text_end:
             self.text_end = True
         self.changed.set()
@@ -292,8 +291,11 @@ class TtsSession:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _idle_deadline(self) -> float:
+        return self.last_activity + self.settings.timer(self.settings.tts_connection_idle_timeout_s)
+
     def _next_deadline(self) -> float:
-        idle = self.last_activity + self.settings.timer(self.settings.tts_connection_idle_timeout_s)
+        idle = self._idle_deadline()
         return idle if self.authenticated else min(idle, self.auth_deadline)
 
     async def _read_loop(self) -> None:
@@ -335,8 +337,7 @@ class TtsSession:
         if self.streams:
             self.last_activity = now  # idle only counts while no stream is active
             return False
-        idle = self.last_activity + self.settings.timer(self.settings.tts_connection_idle_timeout_s)
-        if now >= idle:
+        if now >= self._idle_deadline():
             logger.info("%s: idle, closing 1001", self.conn.id)
             await self.conn.close(1001)
             return True
