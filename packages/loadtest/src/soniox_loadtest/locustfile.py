@@ -30,7 +30,7 @@ from soniox_loadtest.audio import load_audio
 from soniox_loadtest.metrics import ClusterTotals, RunTotals
 from soniox_loadtest.mockproc import start_mock
 from soniox_loadtest.plugin_tts import PluginTarget, open_plugin_tts, synthesize
-from soniox_loadtest.shapes import PROFILES, Profile
+from soniox_loadtest.shapes import DEFAULT_DURATION_S, PROFILES, Profile
 from soniox_loadtest.stt_client import SessionPlan, run_session
 from soniox_loadtest.thresholds import RunResult, Thresholds, violations
 from soniox_loadtest.tts_pool import ConnectionPool, SharedTTSConnection, StreamPlan, run_stream
@@ -489,7 +489,7 @@ class ProfileShape(LoadTestShape):
             name=options.load_profile,
             users=options.num_users or 1,
             spawn_rate=options.spawn_rate or 1.0,
-            duration_s=float(options.run_time) if options.run_time else 60.0,
+            duration_s=float(options.run_time) if options.run_time else DEFAULT_DURATION_S,
         )
         elapsed: float = self.get_run_time()  # type: ignore[no-untyped-call]
         return profile.target(elapsed)

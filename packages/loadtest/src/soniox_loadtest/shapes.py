@@ -41,11 +41,4 @@ class Profile:
         base = max(1, math.ceil(self.users * self.spike_base_fraction))
         in_spike = 0.4 * self.duration_s <= elapsed_s < 0.6 * self.duration_s
         # Spawning the spike must be fast to be a spike: all extra users within about a second.
-        return (
-            (self.users, max(self.spawn_rate, float(self.users)))
-            if in_spike
-            else (
-                base,
-                max(self.spawn_rate, float(self.users)),
-            )
-        )
+        return (self.users if in_spike else base), max(self.spawn_rate, float(self.users))
