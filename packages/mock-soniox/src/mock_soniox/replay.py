@@ -196,8 +196,6 @@ class SttReplay:
         self.total_ms = 0
         self.allowed_fin: set[int] = set()
         self.consumed_reported = False
-        ends = [f.audio_ms for f in fixture.frames if f.audio_ms is not None]
-        self.recorded_audio_ms = max(ends, default=0.0)
 
     def _index(self, fixture: Fixture) -> None:
         clock = 0.0
@@ -518,7 +516,6 @@ class AudioMatchSource:
         self.misses: dict[str, int] = dict.fromkeys(self.candidates, 0)
         self.held: list[Frame] = []
         self.samples: list[Samples] = []
-        self.sample_rate = 0
         self.windows: Envelope = np.zeros(0)
         self.chosen: ResultSource | None = None
 
@@ -552,7 +549,6 @@ class AudioMatchSource:
     def _compare(self, pcm: Samples, sample_rate: int) -> None:
         if sample_rate <= 0 or pcm.size == 0:
             return
-        self.sample_rate = sample_rate
         self.samples.append(pcm)
         size = sample_rate * WINDOW_MS // 1000
         buffered = sum(s.size for s in self.samples)
