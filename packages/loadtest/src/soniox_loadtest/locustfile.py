@@ -7,7 +7,6 @@ Without ``--host`` (and without --tts-url/--stt-url) a mock-soniox is started fo
 """
 
 # locust first: it monkey-patches the process on import, and ssl users imported earlier break it.
-import locust  # isort: skip
 from locust import LoadTestShape, User, events, task  # isort: skip
 
 import json
@@ -19,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import gevent
 import gevent.lock
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -34,7 +32,7 @@ from soniox_loadtest.shapes import DEFAULT_DURATION_S, PROFILES, Profile
 from soniox_loadtest.stt_client import SessionPlan, run_session
 from soniox_loadtest.thresholds import RunResult, Thresholds, violations
 from soniox_loadtest.tts_pool import ConnectionPool, SharedTTSConnection, StreamPlan, run_stream
-from soniox_loadtest.tts_stream import StreamFailure, TTSStreamState, bytes_per_second
+from soniox_loadtest.tts_stream import TTSStreamState, bytes_per_second
 
 logger = logging.getLogger("soniox_loadtest")
 
@@ -506,12 +504,4 @@ _LISTENERS: tuple[tuple[Any, Callable[..., None]], ...] = (
 for _hook, _listener in _LISTENERS:
     _hook.add_listener(_listener)
 
-__all__ = [
-    "PluginTTSUser",
-    "ProfileShape",
-    "STTUser",
-    "StreamFailure",
-    "TTSSharedUser",
-    "gevent",
-    "locust",
-]
+__all__ = ["PluginTTSUser", "ProfileShape", "STTUser", "TTSSharedUser"]
