@@ -33,9 +33,9 @@ from aiohttp import WSMsgType, web
 
 from .app import STT_PATH, TTS_PATH
 from .audio import RAW_FORMATS, parse_wav_header
-from .auth import SUBPROTOCOL, handshake_auth
+from .auth import SUBPROTOCOL, HandshakeAuth, handshake_auth
 from .fixtures import FixtureWriter, iter_fixture_paths, now_iso
-from .replay import FIXTURE_HEADER, FIXTURE_PREFIX, FIXTURE_QUERY
+from .replay import FIXTURE_HEADER, FIXTURE_PREFIX, FIXTURE_QUERY, STRICT_HEADER
 from .server import MockServer
 from .settings import Settings
 
@@ -47,7 +47,7 @@ MODES = ("none", "once", "new_episodes", "all")
 API_KEY_ENV = "SONIOX_API_KEY"
 # Client headers the proxy passes on (besides auth); everything else stays local.
 _FORWARD_HEADERS = ("User-Agent",)
-_MOCK_HEADERS = ("X-Mock-Fixture", "X-Mock-Fixture-Strict", "X-Mock-Fault")
+_MOCK_HEADERS = (FIXTURE_HEADER, STRICT_HEADER, "X-Mock-Fault")
 
 _names = itertools.count(1)
 
@@ -164,9 +164,8 @@ class Recorder:
         return f"{base}?{request.query_string}" if request.query_string else base
 
     def _upstream_auth(
-        self, request: web.Request, record: bool
+        self, request: web.Request, auth: HandshakeAuth, record: bool
     ) -> tuple[dict[str, str], tuple[str, ...]]:
-        auth = handshake_auth(request)
         headers = {h: request.headers[h] for h in _FORWARD_HEADERS if h in request.headers}
         if not record:
             headers.update({h: request.headers[h] for h in _MOCK_HEADERS if h in request.headers})
@@ -192,7 +191,8 @@ class Recorder:
         name = request.query.get(FIXTURE_QUERY) or request.headers.get(FIXTURE_HEADER)
         record = await asyncio.to_thread(self._records, endpoint, name)  # reads the directory
         url = self._upstream_url(endpoint, record, request)
-        headers, protocols = self._upstream_auth(request, record)
+        auth = handshake_auth(request)
+        headers, protocols = self._upstream_auth(request, auth, record)
         try:
             async with asyncio.timeout(self.options.connect_timeout_s):
                 upstream = await self.http.ws_connect(
@@ -204,7 +204,6 @@ class Recorder:
         except (aiohttp.ClientError, TimeoutError) as exc:
             logger.warning("%s: cannot reach upstream %s: %s", endpoint, url, type(exc).__name__)
             return web.Response(status=502, text="upstream unreachable")
-        auth = handshake_auth(request)
         client = web.WebSocketResponse(
             protocols=(SUBPROTOCOL,) if auth.source == "subprotocol" else (),
             max_msg_size=0,
