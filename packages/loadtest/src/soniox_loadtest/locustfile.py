@@ -419,7 +419,11 @@ class PluginRuntime:
         self.thread = AsyncioThread()
         self.users = 0
         opening = open_plugin_tts(target.tts_url, target.api_key, options.tts_sample_rate)
-        self.target: PluginTarget = self.thread.run(opening, 30.0)
+        try:
+            self.target: PluginTarget = self.thread.run(opening, 30.0)
+        except BaseException:
+            self.thread.stop()  # nobody else holds the thread yet
+            raise
 
     def close(self) -> None:
         try:
