@@ -34,7 +34,7 @@ from aiohttp import WSMsgType, web
 from .app import STT_PATH, TTS_PATH
 from .audio import RAW_FORMATS, parse_wav_header
 from .auth import SUBPROTOCOL, HandshakeAuth, handshake_auth
-from .fixtures import FixtureWriter, iter_fixture_paths, now_iso
+from .fixtures import Direction, FixtureWriter, iter_fixture_paths
 from .replay import FIXTURE_HEADER, FIXTURE_PREFIX, FIXTURE_QUERY, STRICT_HEADER
 from .server import MockServer
 from .settings import Settings
@@ -217,7 +217,6 @@ class Recorder:
                     _safe_name(name) or _new_name(endpoint),
                     endpoint,
                     notes=f"recorded from {url}",
-                    recorded_at=now_iso(),
                 )
                 if auth.source == "header":
                     writer.redacted("authorization_header")
@@ -364,7 +363,7 @@ class _Relay:
                 return json.dumps(data)
         return text
 
-    def _record_text(self, direction: str, text: str) -> None:
+    def _record_text(self, direction: Direction, text: str) -> None:
         if self.clock is not None and direction == "c2s" and not self.configured:
             with contextlib.suppress(json.JSONDecodeError):
                 config = json.loads(text)
@@ -381,12 +380,7 @@ class _Relay:
                         if isinstance(config.get("model"), str):
                             self.writer.header["model"] = config["model"]
         if self.writer is not None:
-            self.writer.add_text(
-                "c2s" if direction == "c2s" else "s2c",
-                self._t_ms(),
-                text,
-                audio_ms=self._audio_ms(),
-            )
+            self.writer.add_text(direction, self._t_ms(), text, audio_ms=self._audio_ms())
 
     def _name_from_config(self, config: dict[str, Any]) -> None:
         assert self.writer is not None
