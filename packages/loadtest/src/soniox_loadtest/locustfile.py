@@ -24,7 +24,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from soniox_loadtest import target as target_mod
 from soniox_loadtest.asyncio_thread import AsyncioThread
-from soniox_loadtest.audio import load_audio
+from soniox_loadtest.audio import BYTES_PER_MS, SAMPLE_RATE, load_audio
 from soniox_loadtest.metrics import ClusterTotals, RunTotals
 from soniox_loadtest.mockproc import start_mock
 from soniox_loadtest.plugin_tts import PluginTarget, open_plugin_tts, synthesize
@@ -363,12 +363,12 @@ class STTUser(User):
         key = (options.stt_wav, options.stt_seconds)
         if key not in _stt_audio:
             _stt_audio[key], source = load_audio(options.stt_wav, options.stt_seconds)
-            logger.info("STT audio: %s, %.1f s", source, len(_stt_audio[key]) / 32000)
+            logger.info("STT audio: %s, %.1f s", source, len(_stt_audio[key]) / BYTES_PER_MS / 1000)
         plan = SessionPlan(
             config={
                 "model": options.stt_model,
                 "audio_format": "pcm_s16le",
-                "sample_rate": 16000,
+                "sample_rate": SAMPLE_RATE,
                 "num_channels": 1,
                 "enable_endpoint_detection": True,
             },
