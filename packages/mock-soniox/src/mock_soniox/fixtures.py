@@ -193,6 +193,9 @@ class Fixture:
     header: dict[str, Any]
     frames: list[Frame]
     _side_cache: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # What replay derives from this fixture (fingerprint, decoded speech): it lives and dies with
+    # the loaded fixture, so a re-recorded file is never served from an older one's data.
+    derived: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def endpoint(self) -> str:

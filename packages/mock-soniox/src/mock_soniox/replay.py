@@ -469,13 +469,10 @@ def envelope(samples: Samples, sample_rate: int) -> Envelope:
     return result
 
 
-_fingerprints: dict[tuple[str, str], Envelope | None] = {}
-
-
 def fingerprint_of(fixture: Fixture) -> Envelope | None:
     """The first seconds of a fixture's input audio as an envelope (raw PCM fixtures only)."""
-    key = (str(fixture.path), fixture.header.get("recorded_at", ""))
-    if key not in _fingerprints:
+    key = ("fingerprint",)
+    if key not in fixture.derived:
         fmt = fixture.header.get("audio_format")
         rate = fixture.header.get("sample_rate")
         channels = fixture.header.get("num_channels") or 1
@@ -489,8 +486,9 @@ def fingerprint_of(fixture: Fixture) -> Envelope | None:
                     if len(audio) >= need:
                         break
             result = envelope(decode(fmt, audio[:need], channels), rate)
-        _fingerprints[key] = result
-    return _fingerprints[key]
+        fixture.derived[key] = result
+    fingerprint: Envelope | None = fixture.derived[key]
+    return fingerprint
 
 
 class AudioMatchSource:
@@ -728,15 +726,13 @@ def _cut_cues(cues: list[Cue] | None, t0: float, t1: float) -> list[Cue] | None:
     return [first] + [Cue(c.audio_s - t0, c.at_s) for c in cues if t0 < c.audio_s < t1]
 
 
-_speech_cache: dict[tuple[str, int, int], Speech] = {}
-
-
 def recorded_speech(fixture: Fixture, stream: RecordedStream, sample_rate: int) -> Speech:
     """A recorded stream's audio (resampled to ``sample_rate``) and its character timings."""
-    key = (str(fixture.path), stream.ordinal, sample_rate)
-    if key not in _speech_cache:
-        _speech_cache[key] = _load_speech(fixture, stream, sample_rate)
-    return _speech_cache[key]
+    key = ("speech", stream.ordinal, sample_rate)
+    if key not in fixture.derived:
+        fixture.derived[key] = _load_speech(fixture, stream, sample_rate)
+    speech: Speech = fixture.derived[key]
+    return speech
 
 
 def _load_speech(fixture: Fixture, stream: RecordedStream, sample_rate: int) -> Speech:
