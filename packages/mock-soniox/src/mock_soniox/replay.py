@@ -525,24 +525,23 @@ class AudioMatchSource:
         return self._decide(audio_ms, final=False)
 
     def on_finalize(self, audio_ms: float) -> list[Frame]:
-        if self.chosen is None:
-            self.held.extend(self.fallback.on_finalize(audio_ms))
-            out = self._decide(audio_ms, final=True)
-            if self.chosen is self.fallback:
-                return out
-            assert self.chosen is not None
-            return out + self.chosen.on_finalize(audio_ms)
-        return self.chosen.on_finalize(audio_ms)
+        return self._on_control(audio_ms, lambda source: source.on_finalize(audio_ms))
 
     def on_finish(self, audio_ms: float) -> list[Frame]:
-        if self.chosen is None:
-            self.held.extend(self.fallback.on_finish(audio_ms))
-            out = self._decide(audio_ms, final=True)
-            if self.chosen is self.fallback:
-                return out
-            assert self.chosen is not None
-            return out + self.chosen.on_finish(audio_ms)
-        return self.chosen.on_finish(audio_ms)
+        return self._on_control(audio_ms, lambda source: source.on_finish(audio_ms))
+
+    def _on_control(
+        self, audio_ms: float, handle: Callable[[ResultSource], list[Frame]]
+    ) -> list[Frame]:
+        """A finalize or finish settles the choice now; then the chosen source handles it."""
+        if self.chosen is not None:
+            return handle(self.chosen)
+        self.held.extend(handle(self.fallback))
+        out = self._decide(audio_ms, final=True)
+        if self.chosen is self.fallback:
+            return out
+        assert self.chosen is not None
+        return out + handle(self.chosen)
 
     def _compare(self, pcm: Samples, sample_rate: int) -> None:
         if sample_rate <= 0 or pcm.size == 0:
