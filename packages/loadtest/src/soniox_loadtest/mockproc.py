@@ -43,16 +43,11 @@ class MockProcess:
         self.output.close()
 
 
-def start_mock(
-    time_scale: float = 1.0,
-    extra_env: dict[str, str] | None = None,
-    startup_timeout_s: float = 30.0,
-) -> MockProcess:
+def start_mock(time_scale: float = 1.0, startup_timeout_s: float = 30.0) -> MockProcess:
     """A mock on a free loopback port, with its journal off (load runs would only fill it)."""
     env = dict(os.environ)
     env.setdefault("MOCK_SONIOX_JOURNAL_ENABLED", "0")
     env.setdefault("MOCK_SONIOX_LOG_LEVEL", "WARNING")
-    env.update(extra_env or {})
     cmd = [sys.executable, "-m", "mock_soniox", "serve", "--host", "127.0.0.1", "--port", "0"]
     cmd += ["--time-scale", str(time_scale)]
     output = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the MockProcess, closed in stop()

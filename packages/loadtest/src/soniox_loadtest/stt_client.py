@@ -15,7 +15,6 @@ from .audio import BYTES_PER_MS, chunks
 from .metrics import RunTotals
 from .stt_session import STTSessionState
 from .tts_pool import Fire, drop_socket
-from .tts_stream import StreamFailure
 
 
 @dataclass(frozen=True)
@@ -114,6 +113,3 @@ def _read_loop(ws: websocket.WebSocket, state: STTSessionState, ended: gevent.ev
             state.on_closed(f"1006 {type(exc).__name__}", time.perf_counter())
     finally:
         ended.set()
-
-
-__all__ = ["SessionPlan", "StreamFailure", "run_session"]
