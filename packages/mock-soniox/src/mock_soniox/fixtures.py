@@ -735,7 +735,7 @@ class FixtureWriter:
     ) -> Frame:
         """STT audio: appended to the connection's input side file."""
         fmt = self.header["audio_format"] or "bin"
-        ext, wrapped = side_extension(fmt) if fmt != "auto" else ("bin", False)
+        ext, wrapped = side_extension(fmt)  # "auto" and unknown formats: .bin as sent
         file = f"{self.name}.{ext}"
         if file not in self.header["side_files"]:
             self.header["side_files"][file] = {
