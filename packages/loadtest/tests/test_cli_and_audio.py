@@ -28,23 +28,22 @@ def test_synthetic_audio_has_the_requested_length_and_chunks_cover_it() -> None:
     assert len(parts[0]) == 120 * BYTES_PER_MS
 
 
-def test_a_wav_of_the_wrong_format_is_refused_with_the_reason(tmp_path: Path) -> None:
-    path = tmp_path / "stereo.wav"
+def write_wav(path: Path, rate: int, channels: int, frames: bytes) -> Path:
     with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(2)
+        wav.setnchannels(channels)
         wav.setsampwidth(2)
-        wav.setframerate(44100)
-        wav.writeframes(b"\x00" * 400)
+        wav.setframerate(rate)
+        wav.writeframes(frames)
+    return path
+
+
+def test_a_wav_of_the_wrong_format_is_refused_with_the_reason(tmp_path: Path) -> None:
+    path = write_wav(tmp_path / "stereo.wav", 44100, 2, b"\x00" * 400)
     with pytest.raises(ValueError, match="got 44100 Hz, 2 channel"):
         read_wav(path)
 
 
 def test_a_given_wav_is_used_and_cut_to_the_session_length(tmp_path: Path) -> None:
-    path = tmp_path / "speech.wav"
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(synthetic_speech(3.0))
+    path = write_wav(tmp_path / "speech.wav", 16000, 1, synthetic_speech(3.0))
     pcm, source = load_audio(str(path), max_seconds=2.0)
     assert source == str(path) and len(pcm) == 2000 * BYTES_PER_MS

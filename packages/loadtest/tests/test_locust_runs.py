@@ -7,7 +7,6 @@ pass its thresholds; one run against a mock that fails streams must fail them, w
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,13 +32,6 @@ def run_locust(
     summary_file = Path(f"{prefix}_soniox.json")
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     return proc.returncode, summary, proc.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_master_and_two_workers_share_the_load_and_pass(tmp_path: Path) -> None:
