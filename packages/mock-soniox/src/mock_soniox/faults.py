@@ -243,7 +243,7 @@ class FaultRegistry:
 
     def add(self, spec: str | FaultSpec) -> FaultRule:
         parsed = parse_fault(spec) if isinstance(spec, str) else spec
-        if parsed.name == "close" or parsed.name in ("error", "conn_error"):
+        if parsed.name in ("close", "error", "conn_error"):
             # Validate codes now so the caller hears about it, not a later connection.
             for endpoint in ENDPOINTS:
                 if parsed.unsupported_on(endpoint) is None:
