@@ -62,10 +62,9 @@ def run_once(users: int, seconds: int, processes: int, per_connection: int) -> d
             summary = json.loads(Path(f"{prefix}_soniox.json").read_text())
     finally:
         mock.stop()
-    busy = [
-        (sum(after[2]) - after[2].idle - after[2].iowait)
-        - (sum(before[2]) - before[2].idle - before[2].iowait)
-    ]
+    busy = (sum(after[2]) - after[2].idle - after[2].iowait) - (
+        sum(before[2]) - before[2].idle - before[2].iowait
+    )
     locust_pct = (after[0] - before[0]) / window * 100
     mock_pct = (after[1] - before[1]) / window * 100
     return {
@@ -77,7 +76,7 @@ def run_once(users: int, seconds: int, processes: int, per_connection: int) -> d
         "failed": summary["streams_failed"],
         "locust_cpu_pct": round(locust_pct),
         "mock_cpu_pct": round(mock_pct),
-        "other_cpu_pct": round(max(0.0, busy[0] / window * 100 - locust_pct - mock_pct)),
+        "other_cpu_pct": round(max(0.0, busy / window * 100 - locust_pct - mock_pct)),
     }
 
 
