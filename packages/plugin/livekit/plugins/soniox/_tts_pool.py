@@ -86,7 +86,6 @@ class TTSConnection:
         self.closed = False
         self.retired = False  # takes no new streams; closes once its last one is over
         self.error: APIError = APIConnectionError("Soniox TTS connection closed")
-        self.streams_served = 0
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read_loop(), name=f"soniox-tts-read-{self.id}")
         self._writer = asyncio.create_task(self._write_loop(), name=f"soniox-tts-write-{self.id}")
@@ -97,10 +96,6 @@ class TTSConnection:
     @property
     def has_room(self) -> bool:
         return not self.closed and not self.retired and self.reserved < self._max_streams
-
-    @property
-    def active_streams(self) -> int:
-        return len(self._sinks)
 
     def reserve(self) -> None:
         self.reserved += 1
@@ -116,7 +111,6 @@ class TTSConnection:
             sink.on_lost(self.error)  # e.g. the service's 401, when it came first
             return
         self._sinks[stream_id] = sink
-        self.streams_served += 1
 
     def release(self, stream_id: str) -> None:
         """The stream is over for the service too (terminated, or never started)."""
@@ -282,7 +276,6 @@ class ConnectionPool:
         self._idle_timers: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
-        self.connections_opened = 0
 
     @property
     def connections(self) -> list[TTSConnection]:
@@ -349,7 +342,6 @@ class ConnectionPool:
             on_change=self._on_change,
             cancel_grace_s=self._cancel_grace_s,
         )
-        self.connections_opened += 1
         conn.reserved = pending.waiters
         self._conns.append(conn)
         pending.future.set_result(conn)

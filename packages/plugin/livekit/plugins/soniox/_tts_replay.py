@@ -42,10 +42,6 @@ class StreamLedger:
     def add_timings(self, chars: list[CharTiming]) -> None:
         self._timings.extend(c for c in chars if not c.char.isspace())
 
-    @property
-    def has_timings(self) -> bool:
-        return bool(self._timings)
-
     def first_char_start(self) -> float | None:
         return self._timings[0].start if self._timings else None
 
