@@ -9,8 +9,8 @@ finalize, speakers, languages, one-way translation). Every server frame carries 
 clock at which it was sent, like a fixture captured by ``mock-soniox record``.
 
 Needs espeak-ng and sox (``apt-get install -y espeak-ng sox``); CI does not: the outputs are
-committed. Deterministic: running it twice gives the same files (but a new ``recorded_at``,
-unless ``--recorded-at`` is given).
+committed. Deterministic: running it twice gives byte-identical files (``recorded_at`` is the
+fixed RECORDED_AT).
 
     uv run python packages/mock-soniox/scripts/make_fixtures.py [--out DIR]
 """
