@@ -34,7 +34,7 @@ from livekit.agents.utils import is_given
 
 from ._stt_audio import SAMPLE_BYTES, AudioOutbox, Finalize, ReplayBuffer, frame_bytes, frame_to_pcm
 from ._stt_config import build_config
-from ._stt_transcript import TranscriptAssembler, merge_speech_data
+from ._stt_transcript import FIN_MARKER, TranscriptAssembler, merge_speech_data
 from .log import logger
 
 BASE_URL = "wss://stt-rt.soniox.com/transcribe-websocket"
@@ -548,7 +548,7 @@ class SpeechStream(stt.SpeechStream):
         for event in events:
             self._event_ch.send_nowait(event)
             closed = closed or event.type == stt.SpeechEventType.END_OF_SPEECH
-        if any(t.get("text") == "<fin>" for t in raw_tokens if isinstance(t, dict)):
+        if any(t.get("text") == FIN_MARKER for t in raw_tokens if isinstance(t, dict)):
             self._finalize_pending = False
         if frame.get("finished"):
             for event in self._transcript.finish():
