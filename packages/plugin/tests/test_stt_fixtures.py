@@ -75,7 +75,9 @@ async def test_fixture_event_stream(
     picked = mock_soniox.journal.select(kind="fixture")
     assert picked and picked[0].data["name"] == name
     kinds = [e.type for e in events]
-    assert E_FINAL in kinds and kinds[-1] == SpeechEventType.RECOGNITION_USAGE
+    assert (
+        SpeechEventType.FINAL_TRANSCRIPT in kinds and kinds[-1] == SpeechEventType.RECOGNITION_USAGE
+    )
     assert kinds.count(SpeechEventType.START_OF_SPEECH) == kinds.count(
         SpeechEventType.END_OF_SPEECH
     )
@@ -95,6 +97,3 @@ async def test_fixture_event_stream(
             item["target"] = list(zip(alt.target_languages or [], alt.target_texts or []))  # noqa: B905
         normalised.append(item)
     assert normalised == snapshot
-
-
-E_FINAL = SpeechEventType.FINAL_TRANSCRIPT

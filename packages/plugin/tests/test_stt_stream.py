@@ -189,10 +189,6 @@ async def test_aclose_at_any_moment_leaves_nothing_behind(
         await wait_journal(mock_soniox.journal, lambda e: e.kind == "closed")
 
 
-def _config_for(opts: dict[str, Any]) -> soniox.STTOptions:
-    return soniox.STTOptions(**opts)
-
-
 CONFIG_CASES: dict[str, dict[str, Any]] = {
     "defaults": {},
     "diarization-hints-context": {
