@@ -415,9 +415,6 @@ async def running_recorder(
         runner = web.AppRunner(recorder.app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        bound_host, bound_port = sockets[0].getsockname()[:2]
+        await web.TCPSite(runner, host, port).start()
+        bound_host, bound_port = runner.addresses[0][:2]  # the bound port when asked for 0
         yield recorder, f"ws://{bound_host}:{bound_port}"
