@@ -20,7 +20,7 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 import aiohttp
@@ -379,11 +379,8 @@ class ConnectionPool:
         if timer is not None:
             timer.cancel()
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
-        async def run() -> None:
-            await coro
-
-        task = asyncio.create_task(run(), name=name)
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
