@@ -410,7 +410,7 @@ class StreamRunner:
         while True:
             emitted_before = stream.ledger.emitted_s
             segment_start = self._segment_s
-            error = await self._drain(stream)
+            error = await self._drain(stream, segment_start)
             await stream.aclose()
             self._live.discard(stream)  # only now: if that close was cut short, teardown redoes it
             if error is None:
@@ -448,9 +448,11 @@ class StreamRunner:
             self._start(replacement, delay, avoid=stream.connection)
             stream = replacement
 
-    async def _drain(self, stream: SonioxStream) -> APIError | None:
-        """Emit one stream's audio until it ends; its error, if it failed."""
-        segment_start = self._segment_s
+    async def _drain(self, stream: SonioxStream, segment_start: float) -> APIError | None:
+        """Emit one stream's audio until it ends; its error, if it failed.
+
+        ``segment_start``: where this stream's audio begins in the attempt (for word times).
+        """
         silence = self._settings.silence_timeout_s
         while True:
             # Silence only counts once text_end is out: before that the service may be waiting
