@@ -23,7 +23,7 @@ from livekit.agents.utils.codecs import AudioStreamDecoder
 from ._tts_audio import ENCODED_FORMATS, RawToPcm16, pcm_bytes, pcm_seconds
 from ._tts_pool import ConnectionPool, TTSConnection, status_error
 from ._tts_replay import StreamLedger
-from ._tts_text import CharTiming, SentenceSplitter, WordGrouper, parse_timestamps
+from ._tts_text import CharTiming, SentenceSplitter, WordGrouper, WordTiming, parse_timestamps
 from .log import logger
 
 MAX_REPLAYS = 3  # consecutive failures of one stream without new audio before giving up
@@ -502,7 +502,9 @@ class StreamRunner:
         stream.ledger.emitted_s += seconds
         self._segment_s += seconds
 
-    def _push_words(self, stream: SonioxStream, words: list[Any], segment_start: float) -> None:
+    def _push_words(
+        self, stream: SonioxStream, words: list[WordTiming], segment_start: float
+    ) -> None:
         shift = segment_start - (stream.drop_total or 0.0)
         timed = [
             TimedString(w.text, start_time=max(0.0, w.start + shift), end_time=w.end + shift)
