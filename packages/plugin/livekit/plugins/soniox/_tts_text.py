@@ -28,13 +28,14 @@ class SentenceSplitter:
 
     def __init__(self, max_chars: int = MAX_TEXT_CHARS) -> None:
         self._buf = ""
+        self._scanned = 0  # how much of _buf push() has already looked at: it resumes there
         self._max_chars = max_chars
 
     def push(self, text: str) -> list[str]:
         self._buf += text
         out: list[str] = []
         start = 0
-        i = 0
+        i = self._scanned
         buf = self._buf
         while i < len(buf):
             ch = buf[i]
@@ -58,15 +59,23 @@ class SentenceSplitter:
                 continue
             i += 1
         self._buf = buf[start:]
+        # A trailing run of terminators and closers may still end a sentence, depending on what
+        # comes next: the next push looks at it again; everything before it needs no second look.
+        resume = len(buf)
+        while resume > start and (buf[resume - 1] in _TERMINATORS or buf[resume - 1] in _CLOSERS):
+            resume -= 1
+        self._scanned = resume - start
         if len(self._buf) > self._max_chars:
             pieces = list(_cut(self._buf, self._max_chars))
             self._buf = pieces.pop()
+            self._scanned = 0
             out.extend(pieces)
         return [s for s in out if s.strip()]
 
     def flush(self) -> list[str]:
         """Whatever is buffered, as the last sentence(s)."""
         rest, self._buf = self._buf, ""
+        self._scanned = 0
         return [s for s in _cut(rest, self._max_chars) if s.strip()]
 
 
