@@ -7,7 +7,7 @@ import logging
 from typing import Any, cast
 
 import aiohttp
-from tests.tts_helpers import ScriptedWebSocket, run_settings
+from tests.tts_helpers import ScriptedWebSocket, connection_on, run_settings
 
 from livekit.plugins.soniox._tts_pool import ConnectionPool, TTSConnection
 from livekit.plugins.soniox._tts_replay import StreamLedger
@@ -44,12 +44,7 @@ async def test_aclose_returns_when_a_send_completes_at_that_moment() -> None:
     # On Python 3.11, wait_for around send_str swallowed the writer's cancel when the send
     # finished in the same loop iteration; the writer went back to its queue and aclose() hung.
     ws = HeldWebSocket()
-    conn = TTSConnection(
-        cast(aiohttp.ClientWebSocketResponse, ws),
-        max_streams=5,
-        keepalive_interval_s=60.0,
-        on_change=lambda _: None,
-    )
+    conn = connection_on(ws)
     conn.send({"keep_alive": True})
     async with asyncio.timeout(5):
         await ws.sending.wait()
@@ -77,12 +72,7 @@ async def test_a_closed_connection_leaves_no_pending_cancel_timer_behind() -> No
     # a cancelled stream keeps its slot until `terminated`; that wait used to outlive the
     # connection's close (and TTS.aclose()), keeping the closed connection alive for 10 s
     ws = ScriptedWebSocket()
-    conn = TTSConnection(
-        cast(aiohttp.ClientWebSocketResponse, ws),
-        max_streams=5,
-        keepalive_interval_s=60.0,
-        on_change=lambda _: None,
-    )
+    conn = connection_on(ws)
     conn.reserve()
     cancelled_stream(conn)
     await ws.until_sent(lambda m: bool(m.get("cancel")))

@@ -6,11 +6,10 @@ import asyncio
 import base64
 from typing import Any, cast
 
-import aiohttp
 import pytest
 from livekit.agents import tts
 from livekit.agents.utils import aio
-from tests.tts_helpers import ScriptedWebSocket, run_settings
+from tests.tts_helpers import ScriptedWebSocket, connection_on, run_settings
 
 from livekit.plugins.soniox._tts_pool import ConnectionPool, StreamSink, TTSConnection
 from livekit.plugins.soniox._tts_stream import SonioxStream, StreamRunner
@@ -47,12 +46,7 @@ class Harness:
 
     def __init__(self, input_ch: Input, *, audio_format: str = "pcm_s16le", silence_s: float = 5.0):
         self.ws = ScriptedWebSocket()
-        self.conn = TTSConnection(
-            cast(aiohttp.ClientWebSocketResponse, self.ws),
-            max_streams=5,
-            keepalive_interval_s=60.0,
-            on_change=lambda _: None,
-        )
+        self.conn = connection_on(self.ws)
         self.streams: list[SonioxStream] = []
         register = self.conn.register
 

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import aiohttp
@@ -16,6 +16,7 @@ from livekit.agents import APIConnectOptions, tts
 from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
 from livekit.plugins import soniox
 
+from livekit.plugins.soniox._tts_pool import TTSConnection
 from livekit.plugins.soniox._tts_stream import RunSettings
 from mock_soniox.journal import JournalEntry
 from mock_soniox.pytest_plugin import MockSoniox
@@ -227,6 +228,16 @@ class ScriptedWebSocket:
                 if found is not None:
                     return found
                 await self._sent_changed.wait()
+
+
+def connection_on(ws: Any) -> TTSConnection:
+    """A lone TTSConnection (no pool) on a websocket the test provides."""
+    return TTSConnection(
+        cast(aiohttp.ClientWebSocketResponse, ws),
+        max_streams=5,
+        keepalive_interval_s=60.0,
+        on_change=lambda _: None,
+    )
 
 
 def run_settings(**overrides: Any) -> RunSettings:
