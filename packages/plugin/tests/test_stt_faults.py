@@ -7,6 +7,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from livekit.agents import APIConnectionError, APIConnectOptions, APIStatusError
 from livekit.agents.stt import SpeechEvent, SpeechEventType
 from livekit.plugins import soniox
@@ -166,3 +168,29 @@ async def test_end_input_during_a_reconnect(
 
 async def _drain(stream: soniox.SpeechStream) -> list[SpeechEvent]:
     return [ev async for ev in stream]
+
+
+async def test_a_garbled_frame_is_a_retryable_connection_error(
+    http_session: aiohttp.ClientSession,
+) -> None:
+    """A frame that is not JSON (a broken proxy, a truncated message) is retried like a drop."""
+    connections = 0
+
+    async def garbling_service(request: web.Request) -> web.WebSocketResponse:
+        nonlocal connections
+        connections += 1
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.receive()  # the config
+        await ws.send_str('{"tokens": [')
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", garbling_service)
+    async with TestServer(app) as server:
+        stt = soniox.STT(api_key="k", base_url=str(server.make_url("/")), http_session=http_session)
+        retry_once = APIConnectOptions(max_retry=1, retry_interval=0.01, timeout=5.0)
+        with pytest.raises(APIConnectionError):
+            await asyncio.wait_for(run_stream(stt, speech_like_audio(utterances=1), retry_once), 10)
+    assert connections == 2  # the first attempt and one retry

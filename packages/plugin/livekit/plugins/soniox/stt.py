@@ -514,7 +514,12 @@ class SpeechStream(stt.SpeechStream):
             # The heartbeat bounds this wait: a silent half-open socket ends in ERROR/CLOSED.
             msg = await ws.receive()
             if msg.type == aiohttp.WSMsgType.TEXT:
-                if self._on_message(json.loads(msg.data)):
+                try:
+                    content = json.loads(msg.data)
+                except ValueError:
+                    # A garbled frame means a broken connection: retry it like one.
+                    raise APIConnectionError("Soniox STT: unreadable message") from None
+                if self._on_message(content):
                     return
             elif msg.type in (
                 aiohttp.WSMsgType.CLOSE,
