@@ -38,6 +38,11 @@ DEFAULT_MESSAGES = {
 }
 
 
+def default_type(code: int) -> str:
+    """The error_type for a code: the documented one, else by class (4xx client, 5xx server)."""
+    return DEFAULT_TYPES.get(code, "invalid_request" if 400 <= code < 500 else "internal_error")
+
+
 class ProtocolError(Exception):
     """A client mistake the service answers with an error frame."""
 
@@ -45,7 +50,7 @@ class ProtocolError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.error_type = error_type or DEFAULT_TYPES.get(code, "invalid_request")
+        self.error_type = error_type or default_type(code)
 
 
 def error_frame(
@@ -56,7 +61,7 @@ def error_frame(
     stream_id: str | None = None,
 ) -> dict[str, Any]:
     """``{error_code, error_type, error_message, more_info, request_id}`` (+ ``stream_id``)."""
-    etype = error_type or DEFAULT_TYPES.get(code, "internal_error")
+    etype = error_type or default_type(code)
     frame: dict[str, Any] = {}
     if stream_id is not None:
         frame["stream_id"] = stream_id
