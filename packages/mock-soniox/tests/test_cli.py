@@ -12,17 +12,14 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+SERVE = (sys.executable, "-m", "mock_soniox", "serve", "--port", "0")
+
 
 @contextlib.asynccontextmanager
 async def serving(*args: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, dict[str, str]]]:
     """``mock-soniox serve`` in a subprocess; yields it and its printed URLs; it must exit 0."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mock_soniox",
-        "serve",
-        "--port",
-        "0",
+        *SERVE,
         *args,
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "MOCK_SONIOX_TIME_SCALE": "0"},
@@ -78,15 +75,7 @@ async def test_faults_armed_on_the_command_line_apply_to_every_connection() -> N
 
 async def test_a_bad_fault_spec_is_a_clear_usage_error() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mock_soniox",
-        "serve",
-        "--port",
-        "0",
-        "--fault",
-        "explode:now=1",
-        stderr=asyncio.subprocess.PIPE,
+        *SERVE, "--fault", "explode:now=1", stderr=asyncio.subprocess.PIPE
     )
     async with asyncio.timeout(30):
         _, stderr = await proc.communicate()
