@@ -27,7 +27,7 @@ import echo_ceiling  # a sibling script: the bare echo server both benchmarks co
 import numpy as np
 import psutil
 
-from mock_soniox.stt_testing import pcm16, speech
+from mock_soniox.testing.stt import pcm16, speech
 
 RATE = 16000
 CONFIG = {

@@ -10,7 +10,7 @@ from livekit.agents import stt as lk_stt
 from livekit.plugins import soniox
 from speech import SAMPLE_RATE, chunks, utterances
 
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 
 async def test_stt_stream_reaches_final_transcript_and_end_of_speech(

@@ -9,7 +9,7 @@ from soniox import AsyncSonioxClient
 from soniox.types import RealtimeSTTConfig, RealtimeTTSConfig
 from speech import chunks, utterances
 
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 
 def _client(mock_soniox: MockSoniox) -> AsyncSonioxClient:

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mock_soniox.fixtures import LIBRARY_DIR, FixtureWriter
+from mock_soniox.fixtures.library import LIBRARY_DIR
+from mock_soniox.fixtures.writer import FixtureWriter
 
 RATE = 16_000
 CHUNK_MS = 120  # the client sends 120 ms of audio per frame, like the official examples

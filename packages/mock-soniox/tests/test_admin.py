@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from mock_soniox import admin
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.server import admin
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 KEY = {"Authorization": "Bearer test-key"}
 

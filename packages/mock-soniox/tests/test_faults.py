@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from mock_soniox import JournalEntry
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 KEY = {"Authorization": "Bearer test-key"}
 KEEP_ALIVE = json.dumps({"keep_alive": True})

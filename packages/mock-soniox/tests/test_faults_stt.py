@@ -15,7 +15,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 KEY = {"Authorization": "Bearer test-key"}
 CONFIG = {

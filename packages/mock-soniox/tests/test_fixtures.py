@@ -9,15 +9,10 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from mock_soniox.fixtures import (
-    LIBRARY_DIR,
-    REDACTED,
-    FixtureError,
-    FixtureWriter,
-    Library,
-    load_fixture,
-    validate_directory,
-)
+from mock_soniox.fixtures.library import LIBRARY_DIR, Library, load_fixture, validate_directory
+from mock_soniox.fixtures.schema import FixtureError
+from mock_soniox.fixtures.scrub import REDACTED
+from mock_soniox.fixtures.writer import FixtureWriter
 
 
 @pytest.fixture(scope="module")

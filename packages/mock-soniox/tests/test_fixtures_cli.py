@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from mock_soniox import cli
-from mock_soniox.fixtures import LIBRARY_DIR
+from mock_soniox.fixtures.library import LIBRARY_DIR
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

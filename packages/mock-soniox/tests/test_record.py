@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from mock_soniox import cli
-from mock_soniox.fixtures import load_fixture
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.fixtures.library import load_fixture
 from mock_soniox.record import RecordOptions, running_recorder
 from mock_soniox.settings import Settings
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 SECRET = "sk-very-secret-123"
 UNREACHABLE = "ws://127.0.0.1:9/nowhere"

@@ -11,15 +11,16 @@ import aiohttp
 import numpy as np
 import pytest
 
-from mock_soniox.fixtures import Fixture, Library
-from mock_soniox.pytest_plugin import MockSoniox
-from mock_soniox.replay import (
+from mock_soniox.fixtures.library import Library
+from mock_soniox.fixtures.model import Fixture
+from mock_soniox.fixtures.replay.events import (
     EV_DIVERGED,
     EV_FIXTURE,
     EV_NO_MATCH,
     assert_fixtures_consumed,
     unconsumed_fixtures,
 )
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 KEY = {"Authorization": "Bearer test-key"}
 LIBRARY = Library.load()
@@ -150,7 +151,7 @@ async def test_audio_matching_survives_resampling_and_mulaw(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     from mock_soniox.audio import decode, encode
-    from mock_soniox.replay import resample
+    from mock_soniox.fixtures.replay.tts import resample
 
     fx = fixture("stt-en-long")
     samples = resample(decode("pcm_s16le", fx.input_audio()), 16000, 8000)

@@ -15,10 +15,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mock_soniox.fixtures import Library, RecordedStream
+from mock_soniox.fixtures.library import Library
+from mock_soniox.fixtures.model import RecordedStream
+from mock_soniox.fixtures.replay.events import EV_FIXTURE
 from mock_soniox.journal import JournalEntry
-from mock_soniox.pytest_plugin import MockSoniox
-from mock_soniox.replay import EV_FIXTURE
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 KEY = {"Authorization": "Bearer test-key"}
 MAYA = {

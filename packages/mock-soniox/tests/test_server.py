@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from mock_soniox import Settings
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 
 async def test_health_and_readiness(mock_soniox: MockSoniox) -> None:

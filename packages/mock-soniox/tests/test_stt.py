@@ -8,8 +8,8 @@ import json
 import aiohttp
 import pytest
 
-from mock_soniox.pytest_plugin import MockSoniox
-from mock_soniox.stt_testing import (
+from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.stt import (
     BASIC_CONFIG,
     LK_CONFIG,
     RATE,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from mock_soniox.audio import RAW_FORMATS, encode, wav_header
-from mock_soniox.pytest_plugin import MockSoniox
-from mock_soniox.stt_config import STT_RAW_FORMATS
-from mock_soniox.stt_testing import Transcript, connect, read_all, run_session, speech
+from mock_soniox.stt.config import STT_RAW_FORMATS
+from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.stt import Transcript, connect, read_all, run_session, speech
 
 ENCODABLE = frozenset(
     {"pcm_s8", "pcm_s16le", "pcm_s16be", "pcm_s32le", "pcm_s32be", "mulaw", "alaw"}

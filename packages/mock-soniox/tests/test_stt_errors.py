@@ -8,8 +8,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mock_soniox.pytest_plugin import MockSoniox
-from mock_soniox.stt_testing import BASIC_CONFIG, LK_CONFIG, Transcript, connect, read_all
+from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.stt import BASIC_CONFIG, LK_CONFIG, Transcript, connect, read_all
 
 SPEECH_CHUNK = b"\x00\x10" * 1920  # 120 ms of 16 kHz s16le
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import aiohttp
 
 from mock_soniox.journal import JournalEntry
-from mock_soniox.leaks import mock_allocations
-from mock_soniox.pytest_plugin import MockSoniox
-from mock_soniox.server import ThreadedMockServer
-from mock_soniox.stt_testing import BASIC_CONFIG, connect, pcm16, speech
+from mock_soniox.server.runner import ThreadedMockServer
+from mock_soniox.testing.leaks import mock_allocations
+from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.stt import BASIC_CONFIG, connect, pcm16, speech
 
 AUDIO = pcm16(speech(("tone", 240)))
 

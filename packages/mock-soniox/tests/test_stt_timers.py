@@ -8,8 +8,8 @@ import time
 
 import aiohttp
 
-from mock_soniox.pytest_plugin import MockSoniox
-from mock_soniox.stt_testing import BASIC_CONFIG, connect, pcm16, read_all, speech
+from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.stt import BASIC_CONFIG, connect, pcm16, read_all, speech
 
 SCALE = 0.001
 # Scaled to 5 s, so a slow CI machine never misses the config deadline by accident.

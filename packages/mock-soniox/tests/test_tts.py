@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from mock_soniox.journal import JournalEntry
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 KEY = {"Authorization": "Bearer test-key"}
 TEXT = "Hello there. How are you today?"

@@ -10,10 +10,11 @@ from typing import Any
 import aiohttp
 
 from mock_soniox.connection import Connection
-from mock_soniox.leaks import mock_allocations
-from mock_soniox.pytest_plugin import MockSoniox
-from mock_soniox.server import ThreadedMockServer
-from mock_soniox.tts import TtsSession, TtsStream
+from mock_soniox.server.runner import ThreadedMockServer
+from mock_soniox.testing.leaks import mock_allocations
+from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.tts.session import TtsSession
+from mock_soniox.tts.stream import TtsStream
 
 KEY = {"Authorization": "Bearer test-key"}
 CONNECTIONS = 1000

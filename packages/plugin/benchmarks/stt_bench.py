@@ -40,7 +40,7 @@ from livekit.agents import APIConnectOptions
 from livekit.agents.stt import SpeechEventType
 from livekit.plugins import soniox
 
-from mock_soniox.server import ThreadedMockServer
+from mock_soniox.server.runner import ThreadedMockServer
 from mock_soniox.settings import Settings
 
 RATE = 16000

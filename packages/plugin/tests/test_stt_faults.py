@@ -13,7 +13,7 @@ from livekit.agents import APIConnectionError, APIConnectOptions, APIStatusError
 from livekit.agents.stt import SpeechEvent, SpeechEventType
 from livekit.plugins import soniox
 
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 from .conftest import frames_duration, other_tasks, speech_like_audio
 from .test_stt_stream import FAST_RETRY, all_words, make_stt, run_stream, usage_total

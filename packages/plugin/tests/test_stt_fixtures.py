@@ -16,8 +16,9 @@ from livekit.agents.stt import SpeechEvent, SpeechEventType
 from livekit.plugins import soniox
 from syrupy.assertion import SnapshotAssertion
 
-from mock_soniox.fixtures import Fixture, Library
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.fixtures.library import Library
+from mock_soniox.fixtures.model import Fixture
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 from .test_stt_stream import FAST_RETRY, KEY, normalise
 

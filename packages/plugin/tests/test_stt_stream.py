@@ -16,7 +16,7 @@ from livekit.agents.types import TimedString
 from livekit.plugins import soniox
 from syrupy.assertion import SnapshotAssertion
 
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 from .conftest import frames_duration, other_tasks, speech_like_audio, wait_journal
 

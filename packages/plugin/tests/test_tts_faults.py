@@ -20,7 +20,7 @@ from tests.tts_helpers import (
     words_of,
 )
 
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 LONG = (
     "The first sentence sets the scene. The second one carries on for a while. "

@@ -25,7 +25,7 @@ from tests.tts_helpers import (
     words_of,
 )
 
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 TEXT = "Hello there. How are you today? I am fine, thanks."
 

@@ -19,7 +19,7 @@ from livekit.plugins import soniox
 from livekit.plugins.soniox._tts_pool import TTSConnection
 from livekit.plugins.soniox._tts_stream import RunSettings
 from mock_soniox.journal import JournalEntry
-from mock_soniox.pytest_plugin import MockSoniox
+from mock_soniox.testing.pytest_plugin import MockSoniox
 
 MS_PER_CHAR = 60.0  # the mock's synthetic speech at speed 1.0
 FAST = APIConnectOptions(max_retry=3, retry_interval=0.1, timeout=5.0)

@@ -1,9 +1,10 @@
 """A protocol-faithful mock of the Soniox STT and TTS websocket APIs."""
 
-from .app import MockState, create_app, state_of
 from .journal import Journal, JournalEntry
-from .server import MockServer, ThreadedMockServer
+from .server.app import create_app
+from .server.runner import MockServer, ThreadedMockServer
 from .settings import Settings
+from .state import MockState, state_of
 from .version import __version__
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""``mock-soniox`` command line: ``serve`` (and, as they land, ``record`` and ``fixtures``)."""
+"""``mock-soniox`` command line: ``serve``, ``record`` and ``fixtures``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from . import fixture_cli
 from .faults import FaultSpecError, parse_faults
-from .record import MODES
-from .server import MockServer
+from .fixtures import cli as fixture_cli
+from .protocol import STT_PATH, TTS_PATH
+from .record import MODES, REAL_STT_URL, REAL_TTS_URL, RecordOptions, running_recorder
+from .server.runner import MockServer
 from .settings import Settings
 
 logger = logging.getLogger("mock_soniox")
@@ -46,9 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
         default="none",
         help="also record through a proxy to the upstreams, into --fixtures (default none)",
     )
-    fixture_cli.add_upstream_arguments(serve)
-    fixture_cli.add_commands(sub)
+    add_upstream_arguments(serve)
+    record = sub.add_parser(
+        "record", help="proxy to Soniox and write every connection out as a fixture"
+    )
+    record.add_argument("--out", required=True, help="directory the fixtures are written to")
+    record.add_argument("--mode", choices=MODES, default="new_episodes", help="recording mode")
+    add_upstream_arguments(record)
+    record.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    record.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one")
+    record.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
+    fixture_cli.add_command(sub)
     return parser
+
+
+def add_upstream_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stt-upstream", default=REAL_STT_URL, help="real STT websocket URL")
+    parser.add_argument("--tts-upstream", default=REAL_TTS_URL, help="real TTS websocket URL")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -78,14 +93,42 @@ async def serve(settings: Settings, faults: Sequence[str] = ()) -> None:
         logger.info("shutting down: closing live sockets with 1001")
 
 
+def record_options(args: argparse.Namespace, out_dir: str, mode: str) -> RecordOptions:
+    return RecordOptions.from_env(
+        out_dir, mode=mode, stt_upstream=args.stt_upstream, tts_upstream=args.tts_upstream
+    )
+
+
+async def run_recorder(
+    options: RecordOptions, host: str, port: int, replay_settings: Settings | None = None
+) -> None:
+    """Serve the recording proxy until SIGINT/SIGTERM; prints the URLs clients should use."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_recorder(options, host, port, replay_settings=replay_settings) as (
+        recorder,
+        base,
+    ):
+        print(f"STT  {base}{STT_PATH}", flush=True)
+        print(f"TTS  {base}{TTS_PATH}", flush=True)
+        print(f"recording mode {options.mode} into {options.out_dir}", flush=True)
+        if not options.api_key and options.mode != "none":
+            print("(no SONIOX_API_KEY: clients' own keys are passed upstream)", flush=True)
+        await stop.wait()
+    for path in recorder.written:
+        print(f"wrote {path}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "fixtures":
         return fixture_cli.run_fixtures(args)
     if args.command == "record":
         logging.basicConfig(level=(args.log_level or "INFO").upper())
-        options = fixture_cli.record_options(args, args.out, args.mode)
-        asyncio.run(fixture_cli.run_recorder(options, args.host, args.port))
+        options = record_options(args, args.out, args.mode)
+        asyncio.run(run_recorder(options, args.host, args.port))
         return 0
     settings = settings_from_args(args)
     logging.basicConfig(
@@ -95,8 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not settings.fixtures_dir:
             print("error: --record needs --fixtures DIR to write to", file=sys.stderr)
             return 2
-        options = fixture_cli.record_options(args, settings.fixtures_dir, args.record)
-        asyncio.run(fixture_cli.run_recorder(options, settings.host, settings.port, settings))
+        options = record_options(args, settings.fixtures_dir, args.record)
+        asyncio.run(run_recorder(options, settings.host, settings.port, settings))
     elif args.command == "serve":
         try:
             parse_faults(args.fault)

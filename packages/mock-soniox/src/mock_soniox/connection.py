@@ -9,31 +9,19 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from .auth import HandshakeAuth
 from .errors import ProtocolError, error_frame, from_exception
-from .faults import ConnectionFaults
+from .faults import ConnectionFaults, StreamFault
+from .journal import Journal
 from .settings import Settings
-
-if TYPE_CHECKING:
-    from .app import MockState
 
 logger = logging.getLogger("mock_soniox")
 
 _conn_ids = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class StreamFault:
-    """A fault armed for one TTS stream: ``error`` (code), ``no_audio_end`` or ``slow`` (rtf)."""
-
-    kind: str
-    code: int | None = None
-    rtf: float | None = None
-    spec: str = ""
 
 
 @dataclass
@@ -56,19 +44,21 @@ class Connection:
 
     def __init__(
         self,
-        state: MockState,
         endpoint: str,
         request: web.Request,
-        ws: web.WebSocketResponse,
+        ws: MutableWebSocketResponse,
         auth: HandshakeAuth,
+        *,
+        settings: Settings,
+        journal: Journal,
     ) -> None:
         self.id = new_connection_id(endpoint)
-        self.state = state
         self.endpoint = endpoint
         self.request = request
         self.ws = ws
         self.auth = auth
-        self.settings: Settings = state.settings
+        self.settings = settings
+        self.journal = journal
         self.key: str | None = auth.key
         self.opened = time.monotonic()
         self.streams: dict[str, StreamInfo] = {}
@@ -77,10 +67,10 @@ class Connection:
         self.frames_received = 0
         self.audio_ms = 0.0  # STT: audio received so far, by the audio clock
         self.streams_opened = 0  # TTS: streams started on this connection
-        self.faults = ConnectionFaults.none()  # armed at the handshake (app.py)
+        self.faults = ConnectionFaults.none()  # armed at the handshake (server/app.py)
         self.aborted = False
 
-    # --- Hooks of the fault engine (faults.py). Handlers call them; they do nothing by default. ---
+    # --- Hooks of the fault engine (faults/engine.py). Handlers call them; no-ops by default. ---
 
     async def check_faults(self) -> bool:
         """Called by a handler after each client frame; True when a fault ended the connection."""
@@ -89,6 +79,10 @@ class Connection:
     def stream_faults(self, index: int) -> list[StreamFault]:
         """Faults armed for the ``index``-th stream (1-based) opened on this TTS connection."""
         return self.faults.stream_faults(self, index)
+
+    def mute(self) -> None:
+        """Stop answering pings (a ``stall`` fault): the client's heartbeat must notice."""
+        self.ws.muted = True
 
     @property
     def stalled(self) -> bool:
@@ -102,14 +96,14 @@ class Connection:
     def record_in(self, kind: str, data: Any = None, *, stream_id: str | None = None) -> None:
         """Journal one client frame (handlers call it for every frame they receive)."""
         self.frames_received += 1
-        self.state.journal.record(
+        self.journal.record(
             self.id, self.endpoint, "c2s", kind, data, stream_id=stream_id, fixture=self.fixture
         )
 
     def record_event(
         self, kind: str, data: Any = None, *, stream_id: str | None = None, fault: str | None = None
     ) -> None:
-        self.state.journal.record(
+        self.journal.record(
             self.id,
             self.endpoint,
             "event",
@@ -135,7 +129,7 @@ class Connection:
                 return False
             fault = fault or (self.faults.delay.text if self.faults.delay else None)
         stream_id = frame.get("stream_id")
-        self.state.journal.record(
+        self.journal.record(
             self.id,
             self.endpoint,
             "s2c",
@@ -201,3 +195,13 @@ def _journal_view(frame: dict[str, Any]) -> dict[str, Any]:
     view = dict(frame)
     view["audio"] = {"bytes": len(audio) * 3 // 4 - audio[-2:].count("=")}
     return view
+
+
+class MutableWebSocketResponse(web.WebSocketResponse):
+    """A server websocket that can stop answering pings once a ``stall`` fault fires."""
+
+    muted = False
+
+    async def pong(self, message: bytes = b"") -> None:
+        if not self.muted:
+            await super().pong(message)

@@ -31,12 +31,14 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from .app import STT_PATH, TTS_PATH
 from .audio import RAW_FORMATS, parse_wav_header
 from .auth import SUBPROTOCOL, HandshakeAuth, handshake_auth
-from .fixtures import Direction, FixtureWriter, iter_fixture_paths
-from .replay import FIXTURE_HEADER, FIXTURE_PREFIX, FIXTURE_QUERY, STRICT_HEADER
-from .server import MockServer
+from .fixtures.library import iter_fixture_paths
+from .fixtures.model import Direction
+from .fixtures.replay.select import FIXTURE_HEADER, FIXTURE_PREFIX, FIXTURE_QUERY, STRICT_HEADER
+from .fixtures.writer import FixtureWriter
+from .protocol import STT_PATH, TTS_PATH
+from .server.runner import MockServer
 from .settings import Settings
 
 logger = logging.getLogger("mock_soniox.record")

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 
-from .auth import redact
-from .faults import SENDABLE_CLOSE_CODES, FaultSpecError
-from .journal import Direction, JournalEntry
-from .settings import Settings
+from ..auth import redact
+from ..faults import SENDABLE_CLOSE_CODES, FaultSpecError
+from ..journal import Direction, JournalEntry
+from ..settings import Settings
 
 if TYPE_CHECKING:
-    from .app import MockState
-    from .connection import Connection
+    from ..connection import Connection
+    from ..state import MockState
 
 logger = logging.getLogger("mock_soniox")
 
@@ -268,7 +268,7 @@ async def _body(request: web.Request) -> Any:
 
 
 def _state(request: web.Request) -> MockState:
-    from .app import state_of
+    from ..state import state_of
 
     return state_of(request.app)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import MSG_INVALID_MODEL, ProtocolError
+from ..errors import MSG_INVALID_MODEL, ProtocolError
 
 MODELS = ("tts-rt-v2", "tts-rt-v1", "tts-rt-v1-preview")
 MODELS_WITH_SILENCE_REDUCTION = frozenset({"tts-rt-v2"})

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from mock_soniox.audio import Samples, encode
+from ..audio import Samples, encode
 
 RATE = 16000
 CHUNK_MS = 120

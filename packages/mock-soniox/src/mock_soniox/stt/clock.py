@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .audio import RAW_FORMATS, Samples, decode, parse_wav_header
-from .errors import ProtocolError
-from .stt_config import SttConfig
+from ..audio import RAW_FORMATS, Samples, decode, parse_wav_header
+from ..errors import ProtocolError
+from .config import SttConfig
 
 MAX_WAV_HEADER_BYTES = 64 * 1024  # give up looking for the data chunk after this much
 

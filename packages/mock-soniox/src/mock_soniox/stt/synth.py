@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .audio import Samples
-from .stt_config import SttConfig
+from ..audio import Samples
+from ..protocol import END_TOKEN, FIN_TOKEN
+from .config import SttConfig
 
 FRAME_MS = 10
 VAD_THRESHOLD_RMS = 0.01  # about -40 dBFS
@@ -27,8 +28,6 @@ MIN_WORD_MS = 60  # shorter blips are dropped (they may show briefly as non-fina
 FINAL_LAG_MS = 360  # a word becomes final once this much audio follows it
 ENDPOINT_SILENCE_MS = 800  # at sensitivity 0; never more than max_endpoint_delay_ms
 
-END_TOKEN = "<end>"
-FIN_TOKEN = "<fin>"
 
 # Placeholder words, pre-split into sub-word pieces the way the service's tokens are.
 VOCABULARY: tuple[tuple[str, ...], ...] = (

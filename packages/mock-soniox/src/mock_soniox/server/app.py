@@ -1,83 +1,42 @@
-"""The aiohttp application: routes, shared state and the handshake both endpoints share."""
+"""The aiohttp application: routes, health checks and the handshake both endpoints share."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .auth import SUBPROTOCOL, handshake_auth
-from .connection import Connection, new_connection_id
-from .errors import MSG_BAD_KEY, ProtocolError, error_frame
-from .faults import (
-    ConnectionFaults,
-    FaultableWebSocketResponse,
-    FaultRegistry,
-    FaultSpecError,
-    HandshakeFaults,
-    parse_faults,
-)
-from .journal import Journal
-from .settings import Settings
-from .stt import SourceFactory as SttSourceFactory
-from .stt import synthetic_source as stt_synthetic_source
-from .tts_synth import TtsSourceFactory, synthetic_source_factory
+from ..auth import SUBPROTOCOL, handshake_auth
+from ..connection import Connection, MutableWebSocketResponse, new_connection_id
+from ..errors import MSG_BAD_KEY, ProtocolError, error_frame
+from ..faults import ConnectionFaults, FaultSpecError, HandshakeFaults, parse_faults
+from ..fixtures.replay.select import preload
+from ..fixtures.replay.stt import stt_source_factory
+from ..fixtures.replay.tts import tts_source_factory
+from ..protocol import STT_PATH, TTS_PATH
+from ..settings import Settings
+from ..state import STATE_KEY, MockState
+from ..stt.session import run_session as run_stt_session
+from ..tts.session import run_session as run_tts_session
+from . import admin
 
 logger = logging.getLogger("mock_soniox")
-
-STT_PATH = "/transcribe-websocket"
-TTS_PATH = "/tts-websocket"
 
 Session = Callable[[Connection], Awaitable[None]]
 
 
-class MockState:
-    """Everything the handlers share; one per application."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.defaults = settings
-        self.journal = Journal(settings.journal_max_entries, settings.journal_enabled)
-        self.connections: dict[str, Connection] = {}
-        self.stt_sessions_by_key: Counter[str] = Counter()
-        self.faults = FaultRegistry(settings.seed)
-        # Picks each STT session's result source; fixtures replace it to replay recordings.
-        self.stt_source_factory: SttSourceFactory = stt_synthetic_source
-        # Picks each TTS stream's audio source; fixtures replace it to replay recordings.
-        self.tts_source_factory: TtsSourceFactory = synthetic_source_factory
-        self.ready = True
-
-    def update(self, settings: Settings) -> None:
-        """Swap in new settings; connections already open keep theirs."""
-        self.settings = settings
-        self.journal.enabled = settings.journal_enabled
-        if settings.journal_max_entries != self.journal.max_entries:
-            self.journal.resize(settings.journal_max_entries)
-        self.faults.seed = settings.seed
-
-    def reset(self) -> None:
-        """Back to the settings the app was created with, and an empty journal."""
-        self.update(self.defaults)
-        self.journal.clear()
-        self.faults.clear()
-
-
-STATE_KEY = web.AppKey("mock_soniox_state", MockState)
-
-
 def create_app(settings: Settings | None = None) -> web.Application:
     """The mock as an aiohttp app: serve it, or hand it to ``aiohttp_client``."""
-    from . import admin, replay, stt, tts  # the endpoint modules import this one for types
-
     state = MockState(settings or Settings())
-    replay.install(state)  # recorded fixtures first, the synthetic sources when none matches
+    # Recorded fixtures first; the replay sources fall back to the synthetic ones.
+    state.stt_source_factory = stt_source_factory
+    state.tts_source_factory = tts_source_factory
     app = web.Application()
     app[STATE_KEY] = state
-    app.router.add_get(STT_PATH, _websocket_route(state, "stt", stt.run_session))
-    app.router.add_get(TTS_PATH, _websocket_route(state, "tts", tts.run_session))
+    app.router.add_get(STT_PATH, _websocket_route(state, "stt", _stt_session(state)))
+    app.router.add_get(TTS_PATH, _websocket_route(state, "tts", _tts_session(state)))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     admin.add_routes(app)
@@ -86,8 +45,18 @@ def create_app(settings: Settings | None = None) -> web.Application:
     return app
 
 
-def state_of(app: web.Application) -> MockState:
-    return app[STATE_KEY]
+def _stt_session(state: MockState) -> Session:
+    def run(conn: Connection) -> Awaitable[None]:
+        return run_stt_session(conn, state.stt_source_factory, state.stt_sessions_by_key)
+
+    return run
+
+
+def _tts_session(state: MockState) -> Session:
+    def run(conn: Connection) -> Awaitable[None]:
+        return run_tts_session(conn, state.tts_source_factory)
+
+    return run
 
 
 def _websocket_route(
@@ -103,13 +72,13 @@ def _websocket_route(
         if bad_key and settings.reject_upgrade_on_auth_error:
             logger.info("%s: refused upgrade: unauthenticated", endpoint)
             return web.json_response({"error_message": MSG_BAD_KEY}, status=401)
-        ws = FaultableWebSocketResponse(
+        ws = MutableWebSocketResponse(
             protocols=(SUBPROTOCOL,) if auth.source == "subprotocol" else (),
             max_msg_size=settings.max_msg_size,
             autoping=True,
         )
         await ws.prepare(request)
-        conn = Connection(state, endpoint, request, ws, auth)
+        conn = Connection(endpoint, request, ws, auth, settings=settings, journal=state.journal)
         conn.faults = ConnectionFaults(handshake.armed)
         state.connections[conn.id] = conn
         conn.record_event("open", {"auth": auth.source, "faults": conn.faults.specs()})
@@ -178,12 +147,11 @@ async def _readyz(request: web.Request) -> web.Response:
 
 async def _preload_fixtures(app: web.Application) -> None:
     """Read the fixture library off the loop before serving; /readyz says when it is done."""
-    from . import replay
 
     state = app[STATE_KEY]
     state.ready = False
     try:
-        await asyncio.to_thread(replay.preload, state.settings)
+        await asyncio.to_thread(preload, state.settings)
     finally:
         state.ready = True
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .app import STT_PATH, TTS_PATH, MockState, create_app, state_of
-from .settings import Settings
+from ..protocol import STT_PATH, TTS_PATH
+from ..settings import Settings
+from ..state import MockState, state_of
+from .app import create_app
 
 
 class MockServer:

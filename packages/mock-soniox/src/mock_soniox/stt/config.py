@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .audio import RAW_FORMATS
-from .errors import MSG_INVALID_MODEL, ProtocolError
+from ..audio import RAW_FORMATS
+from ..errors import MSG_INVALID_MODEL, ProtocolError
 
 # Canonical models, plus the aliases clients still send. Old preview names resolve to v4, the
 # oldest model the service still runs (a documented choice of the mock).

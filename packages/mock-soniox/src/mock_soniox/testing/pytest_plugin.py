@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from . import admin
-from .journal import Journal
-from .server import ThreadedMockServer
-from .settings import Settings
+from ..journal import Journal
+from ..server import admin
+from ..server.runner import ThreadedMockServer
+from ..settings import Settings
 
 TEST_SETTINGS = Settings(port=0, time_scale=0.0)
 

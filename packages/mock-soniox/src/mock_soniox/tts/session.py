@@ -3,23 +3,21 @@
 The session reads client frames and routes them by ``stream_id``; each stream owns one producer
 task that waits for speakable text, paces audio chunks, enforces the stream's timers and ends
 with ``terminated``. Whoever removes a stream from the registry owns its ending, so a stream ends
-exactly once and a late ``text_end`` gets "not found", as on the service.
-"""
+exactly once and a late ``text_end`` gets "not found", as on the service."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import re
 from typing import Any
 
 from aiohttp import WSMsgType
 
-from .connection import Connection, StreamFault, StreamInfo
-from .errors import MSG_BAD_KEY, MSG_MISSING_KEY, MSG_TIMEOUT, ProtocolError, from_exception
-from .tts_config import (
+from ..connection import Connection, StreamInfo
+from ..errors import MSG_BAD_KEY, MSG_MISSING_KEY, ProtocolError, from_exception
+from ..faults.engine import StreamFault
+from .config import (
     CANCEL,
     CONFIG,
     KEEP_ALIVE,
@@ -31,199 +29,18 @@ from .tts_config import (
     scrub,
     stream_id_of,
 )
-from .tts_synth import Chunk, Speech, StreamEncoder, TtsSource, silence
+from .source import TtsSourceFactory
+from .stream import TtsStream
 
 logger = logging.getLogger("mock_soniox")
-
-# Silence sent with audio_end when text_end arrives after all text has been spoken.
-TAIL_SILENCE_S = 0.04
-# Texts longer than this are synthesized in a worker thread so the loop keeps serving others.
-THREAD_SYNTH_CHARS = 2000
-# Encoding costs far more than synthesis: compressed formats (tens of ms even for a sentence) and
-# raw speech longer than this are encoded in a worker thread too.
-THREAD_ENCODE_S = 20.0
-# A sentence is complete at . ! ? (or CJK equivalents) followed by whitespace, or at a newline.
-_SENTENCE_END = re.compile(r"(?:[.!?\u2026\u3002\uff01\uff1f][\"')\]]*\s+|\n)")
-
-
-class _StreamEnded(Exception):
-    """The producer must stop: the error to send (if any) before ``terminated``."""
-
-    def __init__(self, error: ProtocolError | None) -> None:
-        super().__init__(error.message if error else "ended")
-        self.error = error
-
-
-class TtsStream:
-    """One stream: its text buffer, timers and the task that speaks it."""
-
-    def __init__(
-        self, session: TtsSession, config: StreamConfig, source: TtsSource, slow_rtf: float | None
-    ) -> None:
-        self.session = session
-        self.conn = session.conn
-        self.config = config
-        self.id = config.stream_id
-        self.source = source
-        settings = self.conn.settings
-        self.settings = settings
-        self.encoder = StreamEncoder(config, settings.tts_chunk_ms)
-        self.streaming = self.encoder.streaming and source.streaming
-        # Wall seconds per second of audio; a slow fault also holds back recorded cues.
-        self.slow = slow_rtf is not None
-        self.pace = (
-            slow_rtf if slow_rtf is not None else 1.0 / max(settings.tts_realtime_factor, 1e-9)
-        )
-        self.no_audio_end = False
-        self.pending = ""  # received, not yet spoken
-        self.text_end = False
-        self.changed = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        self.idle_s = settings.timer(settings.tts_stream_idle_timeout_s)
-        self.idle_deadline = now + self.idle_s
-        self.age_deadline = now + settings.timer(settings.tts_stream_max_age_s)
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run(), name=f"{self.conn.id}/{self.id}")
-        # The session owns every producer until it finishes, even one already saying goodbye.
-        self.session.tasks.add(self.task)
-        self.task.add_done_callback(self.session.tasks.discard)
-
-    async def stop(self) -> None:
-        """Cancel and await the producer (it sends nothing more)."""
-        task = self.task
-        if task is None or task is asyncio.current_task():
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    def add_text(self, text: str, text_end: bool) -> None:
-        if text:
-            self.pending += text
-            self.idle_deadline = asyncio.get_running_loop().time() + self.idle_s
-        if text_end:
-            self.text_end = True
-        self.changed.set()
-
-    # --- The producer ---
-
-    async def _run(self) -> None:
-        try:
-            await self._produce()
-        except _StreamEnded as ended:
-            if self.session.release(self) and ended.error is not None:
-                await self.session.end_stream(self.id, ended.error)
-            return
-        if self.session.release(self):
-            await self.session.end_stream(self.id, None)
-
-    def _check_deadlines(self, now: float) -> None:
-        if now >= self.age_deadline:
-            max_age = self.settings.tts_stream_max_age_s
-            raise _StreamEnded(
-                ProtocolError(408, f"Stream exceeded the maximum duration of {max_age:g} seconds.")
-            )
-        if not self.text_end and now >= self.idle_deadline:
-            raise _StreamEnded(ProtocolError(408, MSG_TIMEOUT))
-
-    def _deadline(self) -> float:
-        return self.age_deadline if self.text_end else min(self.age_deadline, self.idle_deadline)
-
-    async def _next_segment(self) -> tuple[str, bool]:
-        """Wait until some text can be spoken: a complete sentence, or everything at text_end."""
-        loop = asyncio.get_running_loop()
-        while True:
-            self._check_deadlines(loop.time())
-            if self.text_end:
-                text, self.pending = self.pending, ""
-                return text, True
-            if self.streaming:
-                cut = _last_sentence_end(self.pending)
-                if cut:
-                    text, self.pending = self.pending[:cut], self.pending[cut:]
-                    return text, False
-            self.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout_at(self._deadline()):
-                    await self.changed.wait()
-
-    async def _speech(self, text: str) -> Speech:
-        if not text:
-            return silence(self.config, TAIL_SILENCE_S)
-        if len(text) > THREAD_SYNTH_CHARS:
-            return await asyncio.to_thread(self.source.synthesize, text)
-        return self.source.synthesize(text)
-
-    async def _chunks(self, speech: Speech) -> list[Chunk]:
-        if self.encoder.compressed or speech.duration_s > THREAD_ENCODE_S:
-            return await asyncio.to_thread(self.encoder.chunks, speech)
-        return self.encoder.chunks(speech)
-
-    async def _produce(self) -> None:
-        loop = asyncio.get_running_loop()
-        settings = self.settings
-        next_at: float | None = None
-        # Recorded speech: cue times count from here (the first text ready to speak), moved
-        # later when the client's text comes later than it did in the recording.
-        origin: float | None = None
-        while True:
-            text, final = await self._next_segment()
-            ready_at = loop.time()  # first audio is due this long after its text is ready
-            speech = await self._speech(text)
-            if len(speech.samples) == 0:
-                if not final:
-                    continue
-                speech = silence(self.config, TAIL_SILENCE_S)
-            chunks = await self._chunks(speech)
-            cued = chunks[0].at_s is not None
-            if next_at is None:
-                # A recording's cues hold its own time to first audio.
-                first_audio_s = 0.0 if cued else settings.tts_time_to_first_audio_ms / 1000.0
-                next_at = ready_at + settings.scaled(first_audio_s)
-            else:
-                next_at = max(next_at, ready_at)
-            if cued:
-                lead = settings.scaled(chunks[0].at_s or 0.0)
-                origin = ready_at if origin is None else max(origin, ready_at - lead)
-            for i, chunk in enumerate(chunks):
-                if chunk.at_s is not None and origin is not None:
-                    next_at = max(next_at, origin + settings.scaled(chunk.at_s))
-                while True:
-                    now = loop.time()
-                    self._check_deadlines(now)
-                    if now >= next_at:
-                        break
-                    await asyncio.sleep(min(next_at, self._deadline()) - now)
-                last = final and i == len(chunks) - 1
-                # A no_audio_end fault sends the last chunk as an ordinary one.
-                audio_end = last and not self.no_audio_end
-                frame = chunk.frame(self.id, audio_end, self.config.return_timestamps)
-                if not await self.conn.send_json(frame, kind="audio"):
-                    return
-                if chunk.at_s is None or self.slow:
-                    next_at += settings.scaled(chunk.duration_s * self.pace)
-                if next_at <= loop.time():
-                    await asyncio.sleep(0)  # unpaced: still let other streams interleave
-            if final:
-                return
-
-
-def _last_sentence_end(text: str) -> int:
-    """Index just past the last complete sentence in ``text`` (0 when there is none)."""
-    cut = 0
-    for match in _SENTENCE_END.finditer(text):
-        cut = match.end()
-    return cut
 
 
 class TtsSession:
     """One TTS websocket: the stream registry and the read loop."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, sources: TtsSourceFactory) -> None:
         self.conn = conn
+        self.sources = sources
         self.settings = conn.settings
         self.streams: dict[str, TtsStream] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -422,7 +239,7 @@ class TtsSession:
             await self.end_stream(stream_id, error, fault=error_fault.spec or None)
             return False
         slow = _first(faults, "slow")
-        source = conn.state.tts_source_factory(conn, config)
+        source = self.sources(conn, config)
         stream = TtsStream(self, config, source, slow.rtf if slow else None)
         stream.no_audio_end = _first(faults, "no_audio_end") is not None
         self.streams[stream_id] = stream
@@ -449,5 +266,6 @@ def _first(faults: list[StreamFault], kind: str) -> StreamFault | None:
     return next((f for f in faults if f.kind == kind), None)
 
 
-async def run_session(conn: Connection) -> None:
-    await TtsSession(conn).run()
+async def run_session(conn: Connection, sources: TtsSourceFactory) -> None:
+    """Serve one TTS connection; ``sources`` picks each stream's speech (fixture or synthetic)."""
+    await TtsSession(conn, sources).run()

@@ -5,70 +5,43 @@ sends the result frames a :class:`ResultSource` produces. Where tokens come from
 ``MockState.stt_source_factory(conn, config)`` returns the source for one session (the default
 is the synthetic transcript of :mod:`mock_soniox.stt_synth`; recorded fixtures plug in here).
 
-Timers are deadlines around each receive (``asyncio.timeout_at``), so the session owns no tasks.
-"""
+Timers are deadlines around each receive (``asyncio.timeout_at``), so the session owns no tasks."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections import Counter
+from typing import Any
 
 from aiohttp import WSMessage, WSMsgType
 
-from .audio import Samples
-from .connection import Connection
-from .errors import MSG_BAD_KEY, MSG_LIMIT, MSG_MISSING_KEY, MSG_TIMEOUT, ProtocolError
-from .stt_clock import AudioClock
-from .stt_config import SttConfig, scrubbed, validate_config
-from .stt_synth import SyntheticSource
+from ..connection import Connection
+from ..errors import MSG_BAD_KEY, MSG_LIMIT, MSG_MISSING_KEY, MSG_TIMEOUT, ProtocolError
+from .clock import AudioClock
+from .config import SttConfig, scrubbed, validate_config
+from .source import ResultSource, SourceFactory
 
 logger = logging.getLogger("mock_soniox")
 
 Frame = dict[str, Any]
 
 
-class ResultSource(Protocol):
-    """Produces the result frames of one session (``tokens`` + the two progress counters).
-
-    Each call returns the frames to send now, in order. The session adds nothing to them except
-    the closing ``finished`` frame, which it sends itself after :meth:`on_finish`.
-    """
-
-    def on_audio(self, pcm: Samples, sample_rate: int, audio_ms: float) -> list[Frame]:
-        """New audio: mono float32 ``pcm`` at ``sample_rate``; ``audio_ms``: clock after it."""
-        ...
-
-    def on_finalize(self, audio_ms: float) -> list[Frame]:
-        """``{"type": "finalize"}``: pending tokens become final, followed by ``<fin>``."""
-        ...
-
-    def on_finish(self, audio_ms: float) -> list[Frame]:
-        """End of audio (empty text frame): the remaining tokens as finals (may be none)."""
-        ...
-
-
-SourceFactory = Callable[[Connection, SttConfig], ResultSource]
-
-
-def synthetic_source(conn: Connection, config: SttConfig) -> ResultSource:
-    """The default source: a deterministic transcript invented from the audio's energy."""
-    return SyntheticSource(
-        config,
-        result_interval_ms=conn.settings.stt_result_interval_ms,
-        seed=conn.settings.seed,
-    )
-
-
-async def run_session(conn: Connection) -> None:
-    await _Session(conn).run()
+async def run_session(
+    conn: Connection, sources: SourceFactory, sessions_by_key: Counter[str]
+) -> None:
+    """Serve one STT connection; ``sessions_by_key`` counts live sessions per key (the cap)."""
+    await _Session(conn, sources, sessions_by_key).run()
 
 
 class _Session:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(
+        self, conn: Connection, sources: SourceFactory, sessions_by_key: Counter[str]
+    ) -> None:
         self.conn = conn
+        self.sources = sources
+        self.sessions_by_key = sessions_by_key
         self.settings = conn.settings
         self.loop = asyncio.get_running_loop()
         self.counted_key: str | None = None
@@ -93,7 +66,7 @@ class _Session:
         if config is None:
             return
         clock = AudioClock(config)
-        source = conn.state.stt_source_factory(conn, config)
+        source = self.sources(conn, config)
         cap_ms = settings.timer(settings.stt_max_session_s) * 1000.0
         idle_s = settings.timer(settings.stt_idle_timeout_s)
         idle_deadline = self.loop.time() + idle_s
@@ -218,7 +191,7 @@ class _Session:
 
         config = validate_config(raw, context_max_chars=settings.stt_context_max_chars)
 
-        counts = conn.state.stt_sessions_by_key
+        counts = self.sessions_by_key
         if counts[conn.key] >= settings.stt_max_concurrent_per_key:
             raise ProtocolError(429, MSG_LIMIT, "limit_exceeded")
         counts[conn.key] += 1
@@ -262,7 +235,7 @@ class _Session:
         key, self.counted_key = self.counted_key, None
         if key is None:
             return
-        counts = self.conn.state.stt_sessions_by_key
+        counts = self.sessions_by_key
         counts[key] -= 1
         if counts[key] <= 0:
             del counts[key]

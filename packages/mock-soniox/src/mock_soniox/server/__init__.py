@@ -1,0 +1,1 @@
+"""Serving the mock: ``app`` (routes, handshake, health), ``admin`` (``/__admin/``), ``runner``."""
