@@ -30,10 +30,11 @@ def _sync(session: nox.Session, *extra: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over every package and its tests."""
+    """ruff check, ruff format --check, and the import contracts (lint-imports, pyproject.toml)."""
     _sync(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session

@@ -1,5 +1,6 @@
 """A protocol-faithful mock of the Soniox STT and TTS websocket APIs."""
 
+from .fixtures.replay.events import assert_fixtures_consumed
 from .journal import Journal, JournalEntry
 from .server.app import create_app
 from .server.runner import MockServer, ThreadedMockServer
@@ -15,6 +16,7 @@ __all__ = [
     "Settings",
     "ThreadedMockServer",
     "__version__",
+    "assert_fixtures_consumed",
     "create_app",
     "state_of",
 ]

@@ -1,7 +1,7 @@
 """Every knob of the mock in one place.
 
-Defaults follow ../shared/reference/soniox-protocol.md; values the reference marks UNCONFIRMED are
-settings here, and their defaults are documented in the package README. Each field can also be set
+Defaults follow Soniox's published WebSocket references; what those leave open is a setting
+here, with its default and the reason for it in the package README. Each field can also be set
 from the environment as ``MOCK_SONIOX_<FIELD>`` (upper case).
 """
 
