@@ -78,7 +78,7 @@ async def test_faults_can_be_armed_listed_and_disarmed(
         "fired": 0,
         "healed": False,
     }
-    async with http.post(url, data="stall:endpoint=tts", headers={"Content-Type": "text/plain"}):
+    async with http.post(url, json={"spec": "stall:endpoint=tts"}):
         pass
     listed = (await call(http, "GET", url))["faults"]
     assert [f["spec"] for f in listed] == ["refuse:status=503,times=1", "stall:endpoint=tts"]
@@ -240,7 +240,10 @@ async def test_bad_settings_patches_get_400(
 async def test_a_body_that_is_not_json_gets_400(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    async with http.patch(mock_soniox.admin_url + "/settings", data=b"{oops") as resp:
+    json_type = {"Content-Type": "application/json"}
+    async with http.patch(
+        mock_soniox.admin_url + "/settings", data=b"{oops", headers=json_type
+    ) as resp:
         assert resp.status == 400
         assert "request body is not JSON" in (await resp.json())["error"]
 

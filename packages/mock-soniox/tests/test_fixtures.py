@@ -11,8 +11,8 @@ import soundfile as sf
 
 from mock_soniox.fixtures.library import LIBRARY_DIR, Library, load_fixture, validate_directory
 from mock_soniox.fixtures.schema import FixtureError
-from mock_soniox.fixtures.scrub import REDACTED
 from mock_soniox.fixtures.writer import FixtureWriter
+from mock_soniox.sanitize import REDACTED
 
 
 @pytest.fixture(scope="module")

@@ -198,7 +198,7 @@ async def test_legacy_api_key_in_config(mock_soniox: MockSoniox) -> None:
         out = await read_all(ws)
     assert not out.errors and out.frames[-1]["finished"] is True
     [journaled] = mock_soniox.journal.client_frames("config", endpoint="stt")
-    assert journaled.data["api_key"] == "<redacted>"
+    assert journaled.data["api_key"] == "REDACTED"
     assert "legacy-key" not in repr(mock_soniox.journal.entries())
 
 

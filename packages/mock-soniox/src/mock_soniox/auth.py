@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -38,3 +39,28 @@ def handshake_auth(request: web.Request) -> HandshakeAuth:
 def redact(key: str | None) -> str:
     """What a log line may say about a key: never the key itself."""
     return "<none>" if not key else f"<redacted:{len(key)} chars>"
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for a loopback IP address (127.0.0.0/8, ::1)."""
+    if not address:
+        return False
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_name(host: str) -> bool:
+    """True for ``localhost`` or a loopback IP address."""
+    return host.lower() == "localhost" or is_loopback(host)
+
+
+def host_name(authority: str) -> str:
+    """The host of ``host[:port]``, ``[v6][:port]`` or a bare IPv6 address."""
+    authority = authority.partition("/")[0]
+    if authority.startswith("["):
+        return authority[1:].partition("]")[0]
+    if authority.count(":") == 1:
+        return authority.partition(":")[0]
+    return authority

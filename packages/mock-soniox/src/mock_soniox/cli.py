@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from .auth import is_loopback_name
 from .faults import FaultSpecError, parse_faults
 from .fixtures import cli as fixture_cli
 from .protocol import STT_PATH, TTS_PATH
@@ -17,6 +18,8 @@ from .server.runner import MockServer
 from .settings import Settings
 
 logger = logging.getLogger("mock_soniox")
+
+REMOTE_RECORDER = "the recorder spends your key: it listens on loopback unless --allow-remote"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 def add_upstream_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stt-upstream", default=REAL_STT_URL, help="real STT websocket URL")
     parser.add_argument("--tts-upstream", default=REAL_TTS_URL, help="real TTS websocket URL")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let the recorder listen on a non-loopback address (it spends your key)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -100,17 +108,21 @@ def record_options(args: argparse.Namespace, out_dir: str, mode: str) -> RecordO
 
 
 async def run_recorder(
-    options: RecordOptions, host: str, port: int, replay_settings: Settings | None = None
+    options: RecordOptions,
+    host: str,
+    port: int,
+    replay_settings: Settings | None = None,
+    *,
+    allow_remote: bool = False,
 ) -> None:
     """Serve the recording proxy until SIGINT/SIGTERM; prints the URLs clients should use."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_recorder(options, host, port, replay_settings=replay_settings) as (
-        recorder,
-        base,
-    ):
+    async with running_recorder(
+        options, host, port, replay_settings=replay_settings, allow_remote=allow_remote
+    ) as (recorder, base):
         print(f"STT  {base}{STT_PATH}", flush=True)
         print(f"TTS  {base}{TTS_PATH}", flush=True)
         print(f"recording mode {options.mode} into {options.out_dir}", flush=True)
@@ -126,11 +138,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "fixtures":
         return fixture_cli.run_fixtures(args)
     if args.command == "record":
+        if not args.allow_remote and not is_loopback_name(args.host):
+            print(f"error: {REMOTE_RECORDER} ({args.host})", file=sys.stderr)
+            return 2
         logging.basicConfig(level=(args.log_level or "INFO").upper())
         options = record_options(args, args.out, args.mode)
-        asyncio.run(run_recorder(options, args.host, args.port))
+        asyncio.run(run_recorder(options, args.host, args.port, allow_remote=args.allow_remote))
         return 0
-    settings = settings_from_args(args)
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -138,8 +157,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not settings.fixtures_dir:
             print("error: --record needs --fixtures DIR to write to", file=sys.stderr)
             return 2
+        if not args.allow_remote and not is_loopback_name(settings.host):
+            print(f"error: {REMOTE_RECORDER} ({settings.host})", file=sys.stderr)
+            return 2
         options = record_options(args, settings.fixtures_dir, args.record)
-        asyncio.run(run_recorder(options, settings.host, settings.port, settings))
+        asyncio.run(
+            run_recorder(
+                options, settings.host, settings.port, settings, allow_remote=args.allow_remote
+            )
+        )
     elif args.command == "serve":
         try:
             parse_faults(args.fault)

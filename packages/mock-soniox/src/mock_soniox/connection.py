@@ -17,6 +17,7 @@ from .auth import HandshakeAuth
 from .errors import ProtocolError, error_frame, from_exception
 from .faults import ConnectionFaults, StreamFault
 from .journal import Journal
+from .sanitize import for_message
 from .settings import Settings
 
 logger = logging.getLogger("mock_soniox")
@@ -140,7 +141,15 @@ class Connection:
             fault=fault,
         )
         try:
-            await self.ws.send_str(json.dumps(frame, separators=(",", ":")))
+            # The send blocks while the client leaves the write buffer full; one that has not
+            # read for send_timeout_s is cut off, so it cannot hold the connection (or memory).
+            async with asyncio.timeout(self.settings.timer(self.settings.send_timeout_s)):
+                await self.ws.send_str(json.dumps(frame, separators=(",", ":")))
+        except TimeoutError:
+            logger.info("%s: the client stopped reading; closing", self.id)
+            self.record_event("send_timeout", {"seconds": self.settings.send_timeout_s})
+            self.abort()
+            return False
         except (ConnectionError, RuntimeError):
             return False
         return True
@@ -159,7 +168,9 @@ class Connection:
 
     async def fail(self, exc: ProtocolError, *, fault: str | None = None) -> None:
         """Connection-level error: the error frame, one log line, then a normal close."""
-        logger.info("%s: %d %s: %s", self.id, exc.code, exc.error_type, exc.message)
+        logger.info(
+            "%s: %d %s: %s", self.id, exc.code, exc.error_type, for_message(exc.message, 300)
+        )
         await self.send_json(from_exception(exc), kind="error", fault=fault)
         await self.close(1000, fault=fault)
 

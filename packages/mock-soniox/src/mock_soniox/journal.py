@@ -1,4 +1,10 @@
-"""A bounded, thread-safe record of every frame both ways, to assert on in tests."""
+"""A bounded, thread-safe record of every frame both ways, to assert on in tests.
+
+Bounded twice: by entry count and by bytes. What a client sent is kept as
+:func:`~mock_soniox.sanitize.journal_view` makes it: keys redacted, long strings, large
+containers and deep nesting cut, so a hostile client can neither grow the journal without bound
+nor plant a key or a frame that breaks the export.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from .sanitize import MAX_ECHO_CHARS, journal_view
 
 Direction = Literal["c2s", "s2c", "event"]
 
@@ -40,8 +48,13 @@ VOLATILE_KEYS = ("request_id",)
 class Journal:
     """Ring buffer of :class:`JournalEntry`; cheap enough to leave on, switchable for load runs."""
 
-    def __init__(self, max_entries: int = 100_000, enabled: bool = True) -> None:
+    def __init__(
+        self, max_entries: int = 100_000, enabled: bool = True, max_bytes: int = 64 * 2**20
+    ) -> None:
         self._entries: deque[JournalEntry] = deque(maxlen=max_entries)
+        self._sizes: deque[int] = deque(maxlen=max_entries)  # approximate bytes, per entry
+        self._bytes = 0
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._listeners: list[Callable[[JournalEntry], None]] = []
@@ -62,6 +75,9 @@ class Journal:
     ) -> None:
         if not self.enabled:
             return
+        view, size = journal_view(data)
+        if stream_id is not None and len(stream_id) > MAX_ECHO_CHARS:
+            stream_id = stream_id[:MAX_ECHO_CHARS] + "..."
         entry = JournalEntry(
             next(self._seq),
             time.monotonic(),
@@ -69,15 +85,23 @@ class Journal:
             endpoint,
             direction,
             kind,
-            data,
+            view,
             stream_id,
             fixture,
             fault,
         )
+        size += 200  # the entry itself
         with self._lock:
             if len(self._entries) == self._entries.maxlen:
                 self.dropped += 1
+                self._bytes -= self._sizes[0]  # append() below pushes it out
             self._entries.append(entry)
+            self._sizes.append(size)
+            self._bytes += size
+            while self._bytes > self.max_bytes and len(self._entries) > 1:
+                self._entries.popleft()
+                self._bytes -= self._sizes.popleft()
+                self.dropped += 1
             listeners = list(self._listeners)
         for listener in listeners:
             listener(entry)
@@ -96,6 +120,8 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._sizes.clear()
+            self._bytes = 0
             self.dropped = 0
 
     @property
@@ -111,6 +137,14 @@ class Journal:
         with self._lock:
             self.dropped += max(0, len(self._entries) - max_entries)
             self._entries = deque(self._entries, maxlen=max_entries)
+            self._sizes = deque(self._sizes, maxlen=max_entries)
+            self._bytes = sum(self._sizes)
+
+    @property
+    def size_bytes(self) -> int:
+        """Approximately what the kept entries hold (the byte cap counts this)."""
+        with self._lock:
+            return self._bytes
 
     def subscribe(self, listener: Callable[[JournalEntry], None]) -> Callable[[], None]:
         """Call ``listener`` (from the server's thread) for every new entry; returns unsubscribe."""

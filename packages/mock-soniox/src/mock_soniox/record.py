@@ -32,7 +32,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from .audio import RAW_FORMATS, parse_wav_header
-from .auth import SUBPROTOCOL, HandshakeAuth, handshake_auth
+from .auth import SUBPROTOCOL, HandshakeAuth, handshake_auth, is_loopback_name
 from .fixtures.library import iter_fixture_paths
 from .fixtures.model import Direction
 from .fixtures.replay.select import FIXTURE_HEADER, FIXTURE_PREFIX, FIXTURE_QUERY, STRICT_HEADER
@@ -400,11 +400,19 @@ async def running_recorder(
     port: int = 0,
     *,
     replay_settings: Settings | None = None,
+    allow_remote: bool = False,
 ) -> AsyncIterator[tuple[Recorder, str]]:
     """The recorder (and its replay mock) serving on ``host:port``; yields it and its base URL.
 
     The replay mock runs on a free loopback port with ``replay_settings`` (its fixtures directory
-    is always the recorder's output directory)."""
+    is always the recorder's output directory). The recorder spends its user's key on whoever
+    connects, so it binds a non-loopback ``host`` only with ``allow_remote``.
+    """
+    if not allow_remote and not is_loopback_name(host):
+        raise ValueError(
+            f"the recorder relays to Soniox with your key: refusing to listen on {host!r}"
+            " (not loopback) without --allow-remote"
+        )
     async with contextlib.AsyncExitStack() as stack:
         replay: MockServer | None = None
         if options.mode != "all":

@@ -60,10 +60,37 @@ class Settings:
     tts_chunk_ms: int = 100
     tts_max_text_chars: int = 5000
     tts_legacy_auth_timeout_s: float = 10.0  # legacy auth: a valid stream config key by then
+    # Text received for one stream and not yet spoken; more is refused with a 400 (ours).
+    tts_max_pending_chars: int = 20_000
+
+    # Slow and hostile clients (ours, not the service's): audio waits in a send buffer of at most
+    # send_buffer_bytes per connection; a client that leaves it full for send_timeout_s is cut
+    # off. A socket that has not finished an HTTP request within http_idle_timeout_s is closed.
+    send_buffer_bytes: int = 1 * 2**20
+    send_timeout_s: float = 10.0
+    http_idle_timeout_s: float = 15.0
 
     # Journal: every frame both ways (a ring buffer; switch it off for load runs).
     journal_enabled: bool = True
     journal_max_entries: int = 100_000
+    journal_max_bytes: int = 64 * 2**20  # the oldest entries go first past this
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if f.name == "seed":
+                continue
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
+            if f.name in _MAY_BE_ZERO:
+                if value < 0:
+                    raise ValueError(f"{f.name} must be >= 0, got {value!r}")
+            elif value <= 0:
+                raise ValueError(f"{f.name} must be > 0, got {value!r}")
+        if self.port > 65535:
+            raise ValueError(f"port must be at most 65535, got {self.port}")
 
     def scaled(self, seconds: float) -> float:
         """A pacing delay under the time scale (0 means no delay)."""
@@ -90,6 +117,12 @@ class Settings:
             values[f.name] = _parse(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+# Numeric settings for which 0 means something (no pacing, a free port, no delay, no context).
+_MAY_BE_ZERO = frozenset(
+    {"time_scale", "port", "tts_time_to_first_audio_ms", "stt_context_max_chars"}
+)
 
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:

@@ -22,7 +22,9 @@ class MockState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.defaults = settings
-        self.journal = Journal(settings.journal_max_entries, settings.journal_enabled)
+        self.journal = Journal(
+            settings.journal_max_entries, settings.journal_enabled, settings.journal_max_bytes
+        )
         self.connections: dict[str, Connection] = {}
         self.stt_sessions_by_key: Counter[str] = Counter()
         self.faults = FaultRegistry(settings.seed)
@@ -38,6 +40,7 @@ class MockState:
         self.journal.enabled = settings.journal_enabled
         if settings.journal_max_entries != self.journal.max_entries:
             self.journal.resize(settings.journal_max_entries)
+        self.journal.max_bytes = settings.journal_max_bytes
         self.faults.seed = settings.seed
 
     def reset(self) -> None:

@@ -37,6 +37,11 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 FAULT_NAMES = tuple(_KEYS)
 
+# Bounds that keep a fault from holding a connection (or a test) for longer than anyone means.
+MAX_MS = 3_600_000
+MAX_RTF = 100.0
+MAX_COUNT = 1_000_000
+
 # Faults that end or freeze the whole connection once their trigger is reached.
 CONNECTION_FAULTS = ("drop", "close", "stall", "error", "conn_error")
 STREAM_FAULTS = ("error", "no_audio_end", "slow")  # on the TTS endpoint
@@ -155,6 +160,10 @@ def _value(text: str, key: str, raw: str) -> int | float:
             raise bad("a positive number (2 = half real-time speed)")
         if number < 0 or number != number or number == float("inf"):
             raise bad("a finite number >= 0")
+        if key in ("ms", "after_ms") and number > MAX_MS:
+            raise bad(f"at most {MAX_MS} (one hour)")
+        if key == "rtf" and number > MAX_RTF:
+            raise bad(f"at most {MAX_RTF:g}")
         return number
     try:
         integer = int(raw)
@@ -168,6 +177,8 @@ def _value(text: str, key: str, raw: str) -> int | float:
         raise bad("an integer >= 1")
     if key in ("after_frames", "after_streams") and integer < 0:
         raise bad("an integer >= 0")
+    if integer > MAX_COUNT:
+        raise bad(f"at most {MAX_COUNT}")
     return integer
 
 

@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import ipaddress
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from aiohttp import web
 
-from ..auth import redact
+from ..auth import host_name, is_loopback, is_loopback_name, redact
+from ..connection import Connection
 from ..faults import SENDABLE_CLOSE_CODES, FaultSpecError
 from ..journal import Direction, JournalEntry
 from ..settings import Settings
-
-if TYPE_CHECKING:
-    from ..connection import Connection
-    from ..state import MockState
+from ..state import MockState, state_of
 
 logger = logging.getLogger("mock_soniox")
 
@@ -146,11 +143,10 @@ def patch_settings(state: MockState, changes: dict[str, Any]) -> Settings:
         if name in FIXED_SETTINGS:
             raise AdminError(400, f"{name} cannot change while the server is listening")
         values[name] = _coerce(name, str(f.type), value)
-    if values.get("time_scale", 0.0) < 0:
-        raise AdminError(400, "time_scale must be >= 0")
-    if values.get("journal_max_entries", 1) < 1:
-        raise AdminError(400, "journal_max_entries must be >= 1")
-    new = dataclasses.replace(state.settings, **values)
+    try:
+        new = dataclasses.replace(state.settings, **values)  # Settings checks every range
+    except ValueError as exc:
+        raise AdminError(400, str(exc)) from None
     state.update(new)
     return new
 
@@ -232,13 +228,12 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 
 def _admin(handler: Handler) -> Handler:
-    """Loopback callers only; :class:`AdminError` becomes a JSON error response."""
+    """Guarded by :func:`_refusal`; :class:`AdminError` becomes a JSON error response."""
 
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        if not _is_loopback(request.remote):
-            return _json({"error": "the admin API is served to loopback clients only"}, 403)
         try:
+            _refusal(request)
             return await handler(request)
         except AdminError as exc:
             return _json({"error": exc.message}, exc.status)
@@ -246,13 +241,23 @@ def _admin(handler: Handler) -> Handler:
     return wrapper
 
 
-def _is_loopback(remote: str | None) -> bool:
-    if not remote:
-        return False
-    try:
-        return ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        return False
+def _refusal(request: web.Request) -> None:
+    """Refuse what a web page the developer happens to visit could send to the admin API.
+
+    Loopback callers only; the ``Host`` must be a loopback name (a DNS-rebinding page has its
+    own); no cross-origin ``Origin``; a body must be JSON, which a page cannot send cross-origin
+    without a CORS preflight that the mock never answers.
+    """
+    if not is_loopback(request.remote):
+        raise AdminError(403, "the admin API is served to loopback clients only")
+    if not is_loopback_name(host_name(request.host)):
+        raise AdminError(403, "the admin API answers only requests addressed to a loopback host")
+    origin = request.headers.get("Origin")
+    if origin is not None and not is_loopback_name(host_name(origin.partition("://")[2])):
+        raise AdminError(403, "cross-origin requests to the admin API are refused")
+    with_body = request.method not in ("GET", "HEAD") and request.body_exists
+    if with_body and request.content_type != "application/json":
+        raise AdminError(415, "admin request bodies must be JSON (Content-Type: application/json)")
 
 
 async def _body(request: web.Request) -> Any:
@@ -268,8 +273,6 @@ async def _body(request: web.Request) -> Any:
 
 
 def _state(request: web.Request) -> MockState:
-    from ..state import state_of
-
     return state_of(request.app)
 
 
@@ -306,11 +309,8 @@ async def _get_faults(request: web.Request) -> web.StreamResponse:
 
 @_admin
 async def _post_fault(request: web.Request) -> web.StreamResponse:
-    if request.content_type == "text/plain":
-        spec: Any = (await request.text()).strip()
-    else:
-        body = await _body(request)
-        spec = body.get("spec") if isinstance(body, dict) else None
+    body = await _body(request)
+    spec = body.get("spec") if isinstance(body, dict) else None
     if not isinstance(spec, str) or not spec:
         raise AdminError(400, 'body must be {"spec": "NAME[:key=value,...]"}')
     return _json(add_fault(_state(request), spec), 201)

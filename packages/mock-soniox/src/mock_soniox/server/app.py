@@ -78,6 +78,8 @@ def _websocket_route(
             autoping=True,
         )
         await ws.prepare(request)
+        if request.transport is not None:  # how far a client may fall behind before sends block
+            request.transport.set_write_buffer_limits(high=settings.send_buffer_bytes)
         conn = Connection(endpoint, request, ws, auth, settings=settings, journal=state.journal)
         conn.faults = ConnectionFaults(handshake.armed)
         state.connections[conn.id] = conn

@@ -42,7 +42,14 @@ class MockServer:
 
     async def start(self) -> None:
         settings = self.state.settings
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
+        # keepalive_timeout also closes a socket that never completes a request (idle or slow
+        # headers), so idle and slowloris connections cannot pile up.
+        self._runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            shutdown_timeout=2.0,
+            keepalive_timeout=settings.timer(settings.http_idle_timeout_s),
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port, backlog=1024)
         await site.start()

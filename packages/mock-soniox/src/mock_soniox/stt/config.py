@@ -13,6 +13,7 @@ from typing import Any
 
 from ..audio import RAW_FORMATS
 from ..errors import MSG_INVALID_MODEL, ProtocolError
+from ..sanitize import for_message
 
 # Canonical models, plus the aliases clients still send. Old preview names resolve to v4, the
 # oldest model the service still runs (a documented choice of the mock).
@@ -110,7 +111,9 @@ def validate_config(raw: dict[str, Any], *, context_max_chars: int) -> SttConfig
     if model != "stt-rt-v5":
         for name in V5_ONLY_FIELDS:
             if name in present:
-                raise ProtocolError(400, f"{name} is not supported by model {requested}.")
+                raise ProtocolError(
+                    400, f"{name} is not supported by model {for_message(requested)}."
+                )
 
     max_delay = _int_in(present, "max_endpoint_delay_ms", MAX_ENDPOINT_DELAY_RANGE)
     sensitivity = _float_in(present, "endpoint_sensitivity", ENDPOINT_SENSITIVITY_RANGE)
@@ -146,20 +149,13 @@ def validate_config(raw: dict[str, Any], *, context_max_chars: int) -> SttConfig
     )
 
 
-def scrubbed(raw: Any) -> Any:
-    """A config as it may be journaled or logged: any ``api_key`` value replaced."""
-    if isinstance(raw, dict) and raw.get("api_key") is not None:
-        return {**raw, "api_key": "<redacted>"}
-    return raw
-
-
 def _audio_format(value: Any) -> str:
     if not isinstance(value, str):
         raise ProtocolError(400, "audio_format must be a string.")
     name: str = RAW_FORMAT_ALIASES.get(value, value)
     if name == "auto" or name in CONTAINER_FORMATS or name in STT_RAW_FORMATS:
         return name
-    raise ProtocolError(400, f"audio_format {name!r} is not supported.")
+    raise ProtocolError(400, f"audio_format {for_message(name)!r} is not supported.")
 
 
 def _bool(present: dict[str, Any], name: str) -> bool:

@@ -19,8 +19,9 @@ from aiohttp import WSMessage, WSMsgType
 
 from ..connection import Connection
 from ..errors import MSG_BAD_KEY, MSG_LIMIT, MSG_MISSING_KEY, MSG_TIMEOUT, ProtocolError
+from ..sanitize import for_message
 from .clock import AudioClock
-from .config import SttConfig, scrubbed, validate_config
+from .config import SttConfig, validate_config
 from .source import ResultSource, SourceFactory
 
 logger = logging.getLogger("mock_soniox")
@@ -133,10 +134,10 @@ class _Session:
                 if not await self._send_all(source.on_finalize(clock.ms)):
                     return
             else:
-                conn.record_in("invalid", scrubbed(message))
+                conn.record_in("invalid", message)
                 if kind is None and "model" in message:
                     raise ProtocolError(400, "Configuration already received; send it only once.")
-                raise ProtocolError(400, f"Unknown message type: {kind!r}.")
+                raise ProtocolError(400, f"Unknown message type: {for_message(kind)!r}.")
 
     async def _receive(self, deadline: float) -> WSMessage | None:
         """The next data frame; None when the client closed or vanished; 408 at the deadline."""
@@ -164,16 +165,16 @@ class _Session:
             raise ProtocolError(400, "Audio received before the configuration message.")
         try:
             raw = json.loads(msg.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             conn.record_in("invalid", {"chars": len(msg.data)})
             raise ProtocolError(400, "Invalid JSON in the configuration message.") from None
         if not isinstance(raw, dict):
             conn.record_in("invalid", {"chars": len(msg.data)})
             raise ProtocolError(400, "The configuration message must be a JSON object.")
         if "type" in raw and "model" not in raw:
-            conn.record_in("invalid", scrubbed(raw))
+            conn.record_in("invalid", raw)
             raise ProtocolError(400, "Expected a configuration message before any other message.")
-        conn.record_in("config", scrubbed(raw))
+        conn.record_in("config", raw)
         if await conn.check_faults():
             return None
 
@@ -201,7 +202,7 @@ class _Session:
     def _parse_control(self, text: str) -> dict[str, Any]:
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             self.conn.record_in("invalid", {"chars": len(text)})
             raise ProtocolError(400, "Invalid JSON message.") from None
         if not isinstance(message, dict):

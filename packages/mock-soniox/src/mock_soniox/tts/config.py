@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MSG_INVALID_MODEL, ProtocolError
+from ..sanitize import for_message
 
 MODELS = ("tts-rt-v2", "tts-rt-v1", "tts-rt-v1-preview")
 MODELS_WITH_SILENCE_REDUCTION = frozenset({"tts-rt-v2"})
@@ -35,14 +36,16 @@ UNSUPPORTED_FORMATS = frozenset({"aac"})
 
 MAX_NAME_CHARS = 50
 MAX_STREAM_ID_CHARS = 256
+MAX_ECHOED_ID_CHARS = 1024
 MAX_REFERENCE_ID_CHARS = 256
 SPEED_MIN, SPEED_MAX = 0.7, 1.3
 
 MSG_NOT_FOUND = "Stream {} not found. Send a start message first."
+MSG_BAD_STREAM_ID = f"stream_id must be between 1 and {MAX_STREAM_ID_CHARS} characters long."
 
 
 def not_found(stream_id: str) -> ProtocolError:
-    return ProtocolError(400, MSG_NOT_FOUND.format(stream_id))
+    return ProtocolError(400, MSG_NOT_FOUND.format(for_message(stream_id, MAX_ECHOED_ID_CHARS)))
 
 
 @dataclass(frozen=True)
@@ -88,18 +91,16 @@ def message_kind(msg: dict[str, Any]) -> str:
 
 
 def stream_id_of(msg: dict[str, Any]) -> str | None:
-    """The stream a message is for, when it names one we can echo back."""
+    """The stream a message is for, when it names one short enough to echo back.
+
+    Ids up to :data:`MAX_ECHOED_ID_CHARS` get per-stream errors that name them (a config's
+    over-256 id is refused that way, naming the limit); longer ones are a connection error, so
+    a megabyte id cannot turn into megabytes of replies.
+    """
     value = msg.get("stream_id")
-    return value if isinstance(value, str) and value else None
-
-
-def scrub(msg: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a client message without its API key, for the journal."""
-    if "api_key" not in msg:
-        return msg
-    view = dict(msg)
-    view["api_key"] = "<redacted>"
-    return view
+    if isinstance(value, str) and 1 <= len(value) <= MAX_ECHOED_ID_CHARS:
+        return value
+    return None
 
 
 # --- Field checks (each error names its field) ---

@@ -6,7 +6,7 @@ import base64
 import bisect
 import io
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -14,9 +14,6 @@ import soundfile as sf
 from ..audio import RAW_FORMATS, Samples, encode, wav_header
 from .config import BITRATES, StreamConfig
 from .source import Cue, Speech
-
-if TYPE_CHECKING:
-    pass
 
 # --- Encoding and chunking ---
 
@@ -151,7 +148,8 @@ def _compression_level(config: StreamConfig) -> float | None:
     if not allowed or config.bitrate is None:
         return None
     low, high = allowed[0], allowed[-1]
-    return round(1.0 - (config.bitrate - low) / (high - low), 3)
+    # libsndfile's MP3 encoder refuses exactly 1.0, so the lowest bitrate maps just below it.
+    return round(0.99 * (high - config.bitrate) / (high - low), 3)
 
 
 def _split_bytes(data: bytes, parts: int) -> list[bytes]:

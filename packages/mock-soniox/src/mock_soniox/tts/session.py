@@ -21,12 +21,12 @@ from .config import (
     CANCEL,
     CONFIG,
     KEEP_ALIVE,
+    MSG_BAD_STREAM_ID,
     StreamConfig,
     message_kind,
     not_found,
     parse_stream_config,
     parse_text,
-    scrub,
     stream_id_of,
 )
 from .source import TtsSourceFactory
@@ -163,23 +163,21 @@ class TtsSession:
     async def _on_text(self, data: str) -> bool:
         """Handle one text frame; True when the connection must end."""
         conn = self.conn
-        try:
-            msg = json.loads(data)
-        except ValueError:
-            conn.record_in("invalid", data[:200])
-            await conn.fail(ProtocolError(400, "Invalid message: not valid JSON."))
-            return True
+        msg = _parse_json(data)
         if not isinstance(msg, dict):
-            conn.record_in("invalid", msg)
-            await conn.fail(ProtocolError(400, "Invalid message: expected a JSON object."))
+            conn.record_in("invalid", data)  # the journal redacts and truncates it
+            reason = "not valid JSON" if msg is _INVALID else "expected a JSON object"
+            await conn.fail(ProtocolError(400, f"Invalid message: {reason}."))
             return True
         kind = message_kind(msg)
         stream_id = stream_id_of(msg)
-        conn.record_in(kind, scrub(msg), stream_id=stream_id)
+        conn.record_in(kind, msg, stream_id=stream_id)
         if kind == KEEP_ALIVE:
             return False
         if stream_id is None:
-            await conn.fail(ProtocolError(400, "Missing required field: stream_id"))
+            missing = msg.get("stream_id") is None
+            reason = "Missing required field: stream_id" if missing else MSG_BAD_STREAM_ID
+            await conn.fail(ProtocolError(400, reason))
             return True
         if kind == CONFIG:
             return await self._on_config(stream_id, msg)
@@ -202,6 +200,13 @@ class TtsSession:
                 stream,
                 ProtocolError(400, "Text received after text_end.", "invalid_stream_state"),
             )
+            return False
+        limit = self.settings.tts_max_pending_chars
+        if len(stream.pending) + len(text.text) > limit:
+            message = (
+                f"Too much text waiting to be spoken in this stream (limit {limit} characters)."
+            )
+            await self.kill(stream, ProtocolError(400, message))
             return False
         stream.add_text(text.text, text.text_end)
         return False
@@ -260,6 +265,17 @@ class TtsSession:
         if not self.settings.key_allowed(config.api_key):
             raise ProtocolError(401, MSG_BAD_KEY)
         self.authenticated = True
+
+
+_INVALID = object()
+
+
+def _parse_json(data: str) -> Any:
+    """The frame's JSON, or ``_INVALID`` (also for nesting too deep for the parser)."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return _INVALID
 
 
 def _first(faults: list[StreamFault], kind: str) -> StreamFault | None:

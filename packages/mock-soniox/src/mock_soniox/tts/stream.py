@@ -23,6 +23,9 @@ THREAD_SYNTH_CHARS = 2000
 # Encoding costs far more than synthesis: compressed formats (tens of ms even for a sentence) and
 # raw speech longer than this are encoded in a worker thread too.
 THREAD_ENCODE_S = 20.0
+# Streamed text is synthesized at most this much at a time (at sentence ends where possible),
+# so a stream holds one piece's audio, never its whole text's, however much text it was sent.
+SEGMENT_CHARS = 250
 # A sentence is complete at . ! ? (or CJK equivalents) followed by whitespace, or at a newline.
 _SENTENCE_END = re.compile(r"(?:[.!?\u2026\u3002\uff01\uff1f][\"')\]]*\s+|\n)")
 
@@ -41,10 +44,10 @@ class StreamOwner(Protocol):
 
 
 class _StreamEnded(Exception):
-    """The producer must stop: the error to send (if any) before ``terminated``."""
+    """The producer must stop: the error to send before ``terminated``."""
 
-    def __init__(self, error: ProtocolError | None) -> None:
-        super().__init__(error.message if error else "ended")
+    def __init__(self, error: ProtocolError) -> None:
+        super().__init__(error.message)
         self.error = error
 
 
@@ -105,14 +108,17 @@ class TtsStream:
     # --- The producer ---
 
     async def _run(self) -> None:
+        """Produce, then end the stream exactly once, with ``terminated``, whatever happened."""
+        error: ProtocolError | None = None
         try:
             await self._produce()
         except _StreamEnded as ended:
-            if self.session.release(self) and ended.error is not None:
-                await self.session.end_stream(self.id, ended.error)
-            return
+            error = ended.error
+        except Exception:
+            logger.exception("%s/%s: the stream's producer failed", self.conn.id, self.id)
+            error = ProtocolError(500, "Internal server error.")
         if self.session.release(self):
-            await self.session.end_stream(self.id, None)
+            await self.session.end_stream(self.id, error)
 
     def _check_deadlines(self, now: float) -> None:
         if now >= self.age_deadline:
@@ -127,18 +133,21 @@ class TtsStream:
         return self.age_deadline if self.text_end else min(self.age_deadline, self.idle_deadline)
 
     async def _next_segment(self) -> tuple[str, bool]:
-        """Wait until some text can be spoken: a complete sentence, or everything at text_end."""
+        """Wait until some text can be spoken; True with the stream's last piece.
+
+        Streamable output goes a sentence (or :data:`SEGMENT_CHARS`) at a time; other output
+        (compressed containers, non-streaming recordings) waits for ``text_end``.
+        """
         loop = asyncio.get_running_loop()
         while True:
             self._check_deadlines(loop.time())
+            cut = _segment_end(self.pending, self.text_end) if self.streaming else 0
+            if cut:
+                text, self.pending = self.pending[:cut], self.pending[cut:]
+                return text, self.text_end and not self.pending
             if self.text_end:
                 text, self.pending = self.pending, ""
                 return text, True
-            if self.streaming:
-                cut = _last_sentence_end(self.pending)
-                if cut:
-                    text, self.pending = self.pending[:cut], self.pending[cut:]
-                    return text, False
             self.changed.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(self._deadline()):
@@ -195,7 +204,15 @@ class TtsStream:
                 # A no_audio_end fault sends the last chunk as an ordinary one.
                 audio_end = last and not self.no_audio_end
                 frame = chunk.frame(self.id, audio_end, self.config.return_timestamps)
-                if not await self.conn.send_json(frame, kind="audio"):
+                # A client that stops reading blocks the send: the stream's cap still holds
+                # (the connection's own send timeout cuts off a client that never reads again).
+                try:
+                    async with asyncio.timeout_at(self.age_deadline):
+                        sent = await self.conn.send_json(frame, kind="audio")
+                except TimeoutError:
+                    self._check_deadlines(loop.time())
+                    raise
+                if not sent:
                     return
                 if chunk.at_s is None or self.slow:
                     next_at += settings.scaled(chunk.duration_s * self.pace)
@@ -205,9 +222,20 @@ class TtsStream:
                 return
 
 
-def _last_sentence_end(text: str) -> int:
-    """Index just past the last complete sentence in ``text`` (0 when there is none)."""
+def _segment_end(text: str, complete: bool) -> int:
+    """Where the next piece to synthesize ends in ``text`` (0: wait for more text).
+
+    The last sentence end within :data:`SEGMENT_CHARS`; failing that, when the text is longer
+    than that (or complete), the last space within it, or a hard cut. Complete text that fits
+    is one piece.
+    """
+    if complete and len(text) <= SEGMENT_CHARS:
+        return len(text)
+    window = text[:SEGMENT_CHARS]
     cut = 0
-    for match in _SENTENCE_END.finditer(text):
+    for match in _SENTENCE_END.finditer(window):
         cut = match.end()
-    return cut
+    if cut or len(text) <= SEGMENT_CHARS:
+        return cut
+    space = window.rfind(" ")
+    return space + 1 if space > 0 else SEGMENT_CHARS
