@@ -10,6 +10,7 @@ PURE = (
     "soniox_loadtest.stt_session",
     "soniox_loadtest.metrics",
     "soniox_loadtest.target",
+    "soniox_loadtest.options",
     "soniox_loadtest.audio",
     "soniox_loadtest.mockproc",
     "soniox_loadtest.plugin_tts",
