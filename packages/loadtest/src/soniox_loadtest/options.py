@@ -47,7 +47,24 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--tts-voice", default="Adrian")
     group.add_argument("--tts-language", default="en")
     group.add_argument("--tts-sample-rate", type=int, default=24000)
-    group.add_argument("--tts-sentences", type=int, default=2, help="sentences per TTS stream")
+    group.add_argument(
+        "--tts-sentences",
+        default="1:3",  # a string: the web UI can only round-trip str, int, float and bool
+        metavar="N|MIN:MAX",
+        help="sentences per TTS reply, drawn uniformly from MIN:MAX (default 1:3)",
+    )
+    group.add_argument(
+        "--llm-tokens-per-s",
+        type=float,
+        default=0.0,
+        help="stream each reply word by word at this token rate (0: sentence by sentence)",
+    )
+    group.add_argument(
+        "--barge-in-share",
+        type=float,
+        default=0.0,
+        help="share of TTS streams cancelled 0.2-2 s after their first audio (0 to 1)",
+    )
     group.add_argument(
         "--tts-text-gap-ms",
         type=float,
@@ -64,7 +81,19 @@ def add_arguments(parser: Any) -> None:
         "--think-time",
         type=float,
         default=0.5,
-        help="seconds a user waits between streams/sessions",
+        help="mean seconds a user waits between streams/sessions",
+    )
+    group.add_argument(
+        "--think-jitter",
+        type=float,
+        default=0.5,
+        help="think time is drawn from mean*(1-j) to mean*(1+j) (0: constant)",
+    )
+    group.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="seconds after each start whose streams and samples the thresholds ignore",
     )
     group.add_argument("--stt-wav", default=None, help="16 kHz mono WAV (default: bundled)")
     group.add_argument("--stt-seconds", type=float, default=6.0, help="audio per STT session")
@@ -94,6 +123,18 @@ def add_arguments(parser: Any) -> None:
         default=1.0,
         help="time scale of the mock started when no --host is given",
     )
+
+
+def int_range(text: str) -> tuple[int, int]:
+    """``"3"`` -> (3, 3), ``"1:4"`` -> (1, 4); both at least 1, MIN <= MAX."""
+    low, _, high = str(text).partition(":")
+    try:
+        bounds = (int(low), int(high or low))
+    except ValueError:
+        raise ValueError(f"expected N or MIN:MAX, got {text!r}") from None
+    if bounds[0] < 1 or bounds[0] > bounds[1]:
+        raise ValueError(f"expected 1 <= MIN <= MAX, got {text!r}")
+    return bounds
 
 
 def parsed(environment: Any) -> Namespace:

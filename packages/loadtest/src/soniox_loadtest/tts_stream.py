@@ -108,8 +108,12 @@ class TTSStreamState:
             self.ended_at = now
 
     def on_timeout(self, now: float) -> None:
+        self.fail_now(StreamFailure("timeout: no terminated in time"), now)
+
+    def fail_now(self, failure: StreamFailure, now: float) -> None:
+        """End the stream here with ``failure`` (unless it already ended)."""
         if not self.done:
-            self._fail(StreamFailure("timeout: no terminated in time"))
+            self._fail(failure)
             self.ended_at = now
 
     def _on_audio(self, audio: str, now: float) -> None:

@@ -9,94 +9,71 @@ thread, and ``ProfileShape`` drives the user count. Run state and reporting live
 from locust import LoadTestShape, User, task  # isort: skip
 
 import logging
+import random
+import time
 from collections.abc import Callable
 
+import gevent
 import gevent.lock
 from locust.env import Environment
 
 from .asyncio_thread import AsyncioThread
 from .audio import BYTES_PER_MS, SAMPLE_RATE, load_audio
 from .hooks import RUN, TOTALS, fire, pool, target
-from .options import parsed
+from .options import int_range, parsed
 from .plugin_tts import PluginTarget, open_plugin_tts, synthesize
 from .shapes import DEFAULT_DURATION_S, Profile
 from .stt_client import SessionPlan, run_session
-from .tts_pool import StreamPlan, run_stream
-from .tts_stream import TTSStreamState, bytes_per_second
+from .traffic import reply_chunks, text_gap_s, think_time
+from .tts_driver import StreamPlan, run_stream
+from .tts_stream import StreamFailure, TTSStreamState, bytes_per_second
 
 logger = logging.getLogger("soniox_loadtest")
 
-SENTENCES = (
-    "Thanks for calling, how can I help you today? ",
-    "Your order shipped this morning and should arrive on Thursday. ",
-    "I can move the appointment to three thirty if that works better. ",
-    "Let me check that for you, it will only take a moment. ",
-    "The total comes to forty two dollars and fifteen cents. ",
-    "Is there anything else I can do for you before we finish? ",
-)
+BARGE_IN_AFTER_S = (0.2, 2.0)  # a barge-in cancels this long after the first audio
+_random = random.Random()
 
 
 def _think(user: User) -> float:
-    return float(parsed(user.environment).think_time)
+    options = parsed(user.environment)
+    return think_time(float(options.think_time), float(options.think_jitter), _random)
 
 
-_sentence_turn = 0
+def report_tts(
+    fire: Callable[..., None], request_type: str, state: TTSStreamState, barge_in: bool = False
+) -> None:
+    """One request event per stream, and its measurements as samples (not requests).
 
-
-def _next_texts(count: int) -> tuple[str, ...]:
-    global _sentence_turn
-    start, _sentence_turn = _sentence_turn, _sentence_turn + 1
-    return tuple(SENTENCES[(start + i) % len(SENTENCES)] for i in range(max(1, count)))
-
-
-def report_tts(fire: Callable[..., None], request_type: str, state: TTSStreamState) -> None:
-    """Locust request events for one finished TTS stream."""
+    Time to first audio has one definition for raw and plugin streams: from the moment the first
+    text is handed to the client (after the raw client's socket is connected; the plugin may
+    still be connecting then) to the first frame that carries audio.
+    """
     if state.ttfa_ms is not None:
-        fire(
-            request_type=request_type,
-            name="time to first audio",
-            response_time=state.ttfa_ms,
-            response_length=0,
-        )
+        TOTALS.record(f"{request_type} time to first audio ms", state.ttfa_ms)
     fire(
         request_type=request_type,
-        name="stream",
+        name="stream (barge-in)" if barge_in else "stream",
         response_time=state.total_ms,
         response_length=state.audio_bytes,
         exception=state.failure,
-        context={"audio_s": state.audio_seconds, "rtf": state.real_time_factor},
     )
-    if state.failure is None and state.audio_seconds:
-        fire(
-            request_type="METRIC",
-            name=f"{request_type.lower()} audio ms per stream",
-            response_time=state.audio_seconds * 1000.0,
-            response_length=state.audio_bytes,
-        )
+    if state.failure is None and state.audio_seconds and not barge_in:
+        TOTALS.record(f"{request_type} audio ms per stream", state.audio_seconds * 1000.0)
         rtf = state.real_time_factor
         if rtf is not None:
-            fire(
-                request_type="METRIC",
-                name=f"{request_type.lower()} wall ms per audio s (RTF)",
-                response_time=rtf * 1000.0,
-                response_length=0,
-            )
+            TOTALS.record(f"{request_type} RTF (wall s per audio s)", rtf)
 
 
 class TTSSharedUser(User):
-    """Raw-protocol TTS streams; users share websockets, K per socket."""
+    """Raw-protocol TTS streams; each stream takes a slot on a shared socket (K per socket)."""
 
     weight = 4
     wait_time = _think
 
-    def on_start(self) -> None:
-        self.connection = pool(self.environment).acquire()
-
-    def on_stop(self) -> None:
-        pool(self.environment).release(self.connection)
-
     @task
     def tts_stream(self) -> None:
+        if RUN["refused"]:
+            return  # the target was refused at this start; the run is being stopped
         options = parsed(self.environment)
         config = {
             "model": options.tts_model,
@@ -105,14 +82,18 @@ class TTSSharedUser(User):
             "audio_format": "pcm_s16le",
             "sample_rate": options.tts_sample_rate,
         }
+        barge_in = _random.random() < options.barge_in_share
         plan = StreamPlan(
             config=config,
-            texts=_next_texts(options.tts_sentences),
+            texts=reply_chunks(int_range(options.tts_sentences), options.llm_tokens_per_s, _random),
             timeout_s=options.stream_timeout,
-            text_gap_s=options.tts_text_gap_ms / 1000.0,
+            text_gap_s=text_gap_s(options.tts_text_gap_ms, options.llm_tokens_per_s),
             bytes_per_s=bytes_per_second("pcm_s16le", options.tts_sample_rate),
+            barge_in_after_s=_random.uniform(*BARGE_IN_AFTER_S) if barge_in else None,
         )
-        report_tts(fire(self.environment), "TTS", run_stream(self.connection, plan, TOTALS))
+        with pool(self.environment).slot() as connection:
+            state = run_stream(connection, plan, TOTALS)
+        report_tts(fire(self.environment), "TTS", state, barge_in=state.cancelled)
 
 
 _stt_audio: dict[tuple[str | None, float], bytes] = {}
@@ -126,6 +107,8 @@ class STTUser(User):
 
     @task
     def stt_session(self) -> None:
+        if RUN["refused"]:
+            return
         options = parsed(self.environment)
         key = (options.stt_wav, options.stt_seconds)
         if key not in _stt_audio:
@@ -146,26 +129,11 @@ class STTUser(User):
         fire_event = fire(self.environment)
         state = run_session(resolved.stt_url, resolved.api_key, plan, fire_event, TOTALS)
         if state.first_result_ms is not None:
-            fire_event(
-                request_type="STT",
-                name="first result",
-                response_time=state.first_result_ms,
-                response_length=0,
-            )
+            TOTALS.record("STT first result ms", state.first_result_ms)
         if state.final_transcript_ms is not None:
-            fire_event(
-                request_type="STT",
-                name="final transcript",
-                response_time=state.final_transcript_ms,
-                response_length=len(state.transcript),
-            )
+            TOTALS.record("STT final transcript ms", state.final_transcript_ms)
         if state.final_lags_ms:
-            fire_event(
-                request_type="METRIC",
-                name="stt final token lag ms (max per session)",
-                response_time=max(state.final_lags_ms),
-                response_length=0,
-            )
+            TOTALS.record("STT final token lag ms (max per session)", max(state.final_lags_ms))
         started = state.audio_started_at
         ended = state.ended_at if state.ended_at is not None else started
         fire_event(
@@ -217,6 +185,8 @@ class PluginTTSUser(User):
     wait_time = _think
 
     def on_start(self) -> None:
+        if RUN["refused"]:
+            return
         runtime = _plugin_runtime(self.environment)
         runtime.users += 1
         runtime.thread.reserve(runtime.users + 2)  # every user may wait on the loop at once
@@ -227,22 +197,28 @@ class PluginTTSUser(User):
 
     @task
     def plugin_stream(self) -> None:
+        if RUN["refused"]:
+            return
         options = parsed(self.environment)
         runtime = _plugin_runtime(self.environment)
-        texts = _next_texts(options.tts_sentences)
-        TOTALS.stream_started()
+        texts = reply_chunks(int_range(options.tts_sentences), 0.0, _random)
+        TOTALS.stream_started("plugin")
+        started = time.perf_counter()
         try:
             state = runtime.thread.run(
                 synthesize(runtime.target.tts, texts, options.stream_timeout),
                 options.stream_timeout + 5.0,
             )
-        except BaseException:
-            TOTALS.stream_abandoned()  # stopped mid-stream (or the loop failed): not counted
+        except gevent.GreenletExit:
+            TOTALS.stream_abandoned("plugin")  # the user was stopped mid-stream
             raise
-        TOTALS.audio_frames += state.audio_frames
-        TOTALS.audio_bytes += state.audio_bytes
-        TOTALS.audio_ms += (state.audio_seconds or 0.0) * 1000.0
-        TOTALS.stream_finished(state.failure.label if state.failure else None)
+        except Exception as exc:  # the loop hung past the deadline, or the coroutine crashed
+            state = TTSStreamState("plugin", started, None)
+            reason = "timeout: plugin stream hung" if isinstance(exc, TimeoutError) else "error"
+            state.fail_now(StreamFailure(f"{reason}: {type(exc).__name__}"), time.perf_counter())
+        TOTALS.add("plugin.audio_frames", state.audio_frames)
+        TOTALS.add("plugin.audio_ms", (state.audio_seconds or 0.0) * 1000.0)
+        TOTALS.stream_finished("plugin", state.failure.label if state.failure else None)
         report_tts(fire(self.environment), "PLUGIN", state)
 
 
