@@ -76,7 +76,8 @@ def test_master_and_two_workers_share_the_load_and_pass(tmp_path: Path) -> None:
     assert metrics["STT first result ms"]["count"] >= 1
     # The HTML report carries the Soniox section with the TTFA-over-time chart.
     html = (tmp_path / "run.html").read_text()
-    assert '<section id="soniox-summary">' in html and "<polyline" in html
+    assert html.index('<section id="soniox-summary">') < html.index('<div id="root">')
+    assert "<polyline" in html
 
 
 def test_failed_streams_and_dropped_sockets_make_locust_exit_with_1(tmp_path: Path) -> None:

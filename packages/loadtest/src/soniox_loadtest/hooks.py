@@ -165,8 +165,14 @@ def _collect(local: bool) -> None:
     CLUSTER.timeline.close_window(time.monotonic() - started)
 
 
-def _on_test_stop(environment: Environment, **_: Any) -> None:
+def _on_test_stopping(environment: Environment, **_: Any) -> None:
+    """The measured duration ends when the stop begins (users take a moment to wind down)."""
     RUN["stopped"] = time.monotonic()
+
+
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    if RUN["stopped"] is None:
+        RUN["stopped"] = time.monotonic()
     for name in ("ticker", "warmup"):
         if RUN[name] is not None:
             RUN[name].kill(block=False)
@@ -377,6 +383,7 @@ _LISTENERS: tuple[tuple[Any, Callable[..., None]], ...] = (
     (events.init, _on_init),
     (events.init, _remember_html_file),
     (events.test_start, _on_test_start),
+    (events.test_stopping, _on_test_stopping),
     (events.test_stop, _on_test_stop),
     (events.reset_stats, _on_reset_stats),
     (events.report_to_master, _on_report_to_master),

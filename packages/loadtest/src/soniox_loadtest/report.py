@@ -150,12 +150,19 @@ def section(summary: dict[str, Any], timeline: Sequence[dict[str, Any]]) -> str:
 
 
 def inject(html: str, fragment: str) -> str:
-    """``html`` with ``fragment`` right after ``<body>`` (replacing an earlier injection)."""
+    """``html`` with ``fragment`` above locust's app root (replacing an earlier injection).
+
+    Locust's report inlines its JavaScript bundle, which itself contains ``<body`` strings, so
+    the anchor is the ``<div id="root">`` the app renders into, else the last ``<body>`` tag.
+    """
     start = html.find(f'<section id="{SECTION_ID}">')
     if start >= 0:
         end = html.find("</section>", start) + len("</section>")
         html = html[:start] + html[end:]
-    body = html.find("<body")
+    root = html.find('<div id="root">')
+    if root >= 0:
+        return html[:root] + fragment + html[root:]
+    body = html.rfind("<body")
     if body < 0:
         return fragment + html
     at = html.find(">", body) + 1

@@ -28,6 +28,10 @@ from .traffic import reply_chunks, text_gap_s, think_time
 from .tts_driver import StreamPlan, run_stream
 from .tts_stream import StreamFailure, TTSStreamState, bytes_per_second
 
+# Import the plugin (and livekit) now, not at the first PluginTTSUser: that import holds the
+# GIL for about a second, which stalled every greenlet (STT audio left 0.6 s late) mid-run.
+import livekit.plugins.soniox  # noqa: F401  # isort: skip
+
 logger = logging.getLogger("soniox_loadtest")
 
 BARGE_IN_AFTER_S = (0.2, 2.0)  # a barge-in cancels this long after the first audio
