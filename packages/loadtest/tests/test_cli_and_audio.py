@@ -12,12 +12,26 @@ from soniox_loadtest.audio import BYTES_PER_MS, chunks, load_audio, read_wav, sy
 def test_reports_default_to_the_reports_folder_named_after_the_profile() -> None:
     argv = locust_argv(["--headless", "--load-profile", "spike", "TTSSharedUser"])
     assert argv[:3] == ["locust", "-f", str(LOCUSTFILE)]
-    assert argv[-4:] == ["--csv", "reports/spike", "--html", "reports/spike.html"]
+    assert argv[-5:] == [
+        "--csv",
+        "reports/spike",
+        "--csv-full-history",
+        "--html",
+        "reports/spike.html",
+    ]
 
 
 def test_explicit_locustfile_and_reports_are_kept() -> None:
     argv = locust_argv(["-f", "mine.py", "--csv=out/x", "--html", "out/x.html"])
-    assert argv == ["locust", "-f", "mine.py", "--csv=out/x", "--html", "out/x.html"]
+    assert argv == [
+        "locust",
+        *["-f", "mine.py", "--csv=out/x", "--html", "out/x.html", "--csv-full-history"],
+    ]
+
+
+def test_full_history_can_be_switched_off() -> None:
+    argv = locust_argv(["--no-csv-full-history", "--csv", "x"])
+    assert "--csv-full-history" not in argv and "--no-csv-full-history" not in argv
 
 
 def test_synthetic_audio_has_the_requested_length_and_chunks_cover_it() -> None:

@@ -1,7 +1,9 @@
 """The logic modules stay importable without locust or gevent (pytest must never patch)."""
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 PURE = (
     "soniox_loadtest.thresholds",
@@ -10,11 +12,29 @@ PURE = (
     "soniox_loadtest.stt_session",
     "soniox_loadtest.metrics",
     "soniox_loadtest.target",
+    "soniox_loadtest.options",
+    "soniox_loadtest.samples",
+    "soniox_loadtest.report",
+    "soniox_loadtest.traffic",
+    "soniox_loadtest.tts_driver",
     "soniox_loadtest.audio",
     "soniox_loadtest.mockproc",
     "soniox_loadtest.plugin_tts",
     "soniox_loadtest.__main__",
 )
+
+
+def test_no_module_reaches_into_the_mocks_submodules() -> None:
+    """The mock is being restructured: only its top-level names and its CLI are stable."""
+    root = Path(__file__).parents[1]
+    offenders = [
+        f"{path.relative_to(root)}: {line.strip()}"
+        for path in sorted((root / "src").rglob("*.py"))
+        + sorted((root / "benchmarks").rglob("*.py"))
+        for line in path.read_text().splitlines()
+        if re.match(r"\s*(from|import)\s+mock_soniox\.", line)
+    ]
+    assert offenders == []
 
 
 def test_logic_modules_import_neither_locust_nor_gevent() -> None:

@@ -100,4 +100,7 @@ def test_a_stream_that_never_ends_times_out_once() -> None:
 
 def test_compressed_formats_have_no_audio_duration() -> None:
     assert bytes_per_second("mp3", 24000) is None
+    assert bytes_per_second("opus", 24000) is None
     assert bytes_per_second("pcm_f32le", 16000) == 64000
+    assert bytes_per_second("pcm_s16be", 24000) == 48000
+    assert bytes_per_second("mulaw", 8000) == 8000

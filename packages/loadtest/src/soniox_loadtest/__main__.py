@@ -1,8 +1,9 @@
 """``python -m soniox_loadtest [locust options] [UserClass ...]``: locust with our locustfile.
 
-Adds ``-f <this package's locustfile>`` and, unless given, ``--csv reports/<profile>`` and
-``--html reports/<profile>.html`` (``reports/`` under the current directory), then runs locust in
-this same process so its exit code (set by the thresholds) is ours.
+Adds ``-f <this package's locustfile>`` and, unless given, ``--csv reports/<profile>``,
+``--csv-full-history`` and ``--html reports/<profile>.html`` (``reports/`` under the current
+directory), then runs locust in this same process so its exit code (set by the thresholds) is
+ours. ``--no-csv-full-history`` (ours, removed before locust sees it) keeps locust's default.
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ def locust_argv(args: Sequence[str], reports_dir: str = "reports") -> list[str]:
             profile = argv[index + 1]
         elif arg.startswith("--load-profile="):
             profile = arg.split("=", 1)[1]
+    full_history = "--no-csv-full-history" not in argv
+    argv = [a for a in argv if a != "--no-csv-full-history"]
     if not given("--csv"):
         argv += ["--csv", f"{reports_dir}/{profile}"]
+    if full_history and not given("--csv-full-history"):
+        argv += ["--csv-full-history"]
     if not given("--html"):
         argv += ["--html", f"{reports_dir}/{profile}.html"]
     return ["locust", *argv]

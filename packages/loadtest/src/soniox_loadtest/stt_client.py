@@ -12,7 +12,7 @@ import gevent.event
 import websocket
 
 from .audio import BYTES_PER_MS, chunks
-from .metrics import RunTotals
+from .metrics import SEND_LAG, RunTotals
 from .stt_session import STTSessionState
 from .tts_pool import Fire, drop_socket
 
@@ -29,9 +29,12 @@ class SessionPlan:
 def run_session(
     url: str, api_key: str, plan: SessionPlan, fire: Fire, totals: RunTotals
 ) -> STTSessionState:
-    """Connect, send config and real-time audio, finish, wait for ``finished``; never raises."""
-    totals.stt_sessions += 1
-    totals.stream_started()
+    """Connect, send config and real-time audio, finish, wait for ``finished``; never raises.
+
+    Every chunk's lateness against its real-time schedule is recorded as ``STT send lag ms``:
+    a generator that cannot keep real time shows there before it distorts the latencies.
+    """
+    totals.stream_started("stt")
     started = time.perf_counter()
     state = STTSessionState(started)
     try:
@@ -50,7 +53,7 @@ def run_session(
             exception=exc,
         )
         state.on_closed(f"connect failed: {type(exc).__name__}", time.perf_counter())
-        totals.stream_finished(state.failure.label if state.failure else None)
+        totals.stream_finished("stt", state.failure.label if state.failure else None)
         return state
     fire(
         request_type="WS",
@@ -58,7 +61,7 @@ def run_session(
         response_time=(time.perf_counter() - started) * 1000.0,
         response_length=0,
     )
-    totals.connections_opened += 1
+    totals.add("stt.connections_opened")
     ended = gevent.event.Event()
     reader = gevent.spawn(_read_loop, ws, state, ended)
     interrupted = False
@@ -67,11 +70,13 @@ def run_session(
         state.audio_started_at = time.perf_counter()
         for index, chunk in enumerate(chunks(plan.pcm, plan.chunk_ms)):
             # Absolute schedule: chunk i leaves at i * chunk_ms, however long sends take.
-            delay = state.audio_started_at + index * plan.chunk_ms / 1000.0 - time.perf_counter()
-            if delay > 0 and ended.wait(timeout=delay):
+            due = state.audio_started_at + index * plan.chunk_ms / 1000.0
+            delay = due - time.perf_counter()
+            if (delay > 0 and ended.wait(timeout=delay)) or state.done:
                 break  # the server ended the session early (an error): stop sending
+            totals.record(SEND_LAG, max(0.0, time.perf_counter() - due) * 1000.0)
             ws.send_binary(chunk)
-            totals.stt_audio_ms_sent += len(chunk) / BYTES_PER_MS
+            totals.add("stt.audio_ms_sent", len(chunk) / BYTES_PER_MS)
         if not state.done:
             ws.send("")  # empty text frame: end of audio, finalize everything
             state.audio_done_at = time.perf_counter()
@@ -89,9 +94,9 @@ def run_session(
         if not reader.dead:
             reader.kill(block=True, timeout=2.0)
         if interrupted:
-            totals.stream_abandoned()
+            totals.stream_abandoned("stt")
         else:
-            totals.stream_finished(state.failure.label if state.failure else None)
+            totals.stream_finished("stt", state.failure.label if state.failure else None)
     return state
 
 

@@ -2,8 +2,10 @@
 
 Each :class:`SharedTTSConnection` owns one websocket-client socket (cooperative once locust has
 monkey-patched the process), a send lock, and a reader greenlet that routes every frame to the
-inbox of its ``stream_id``. Users take a slot in a connection from :class:`ConnectionPool`; a
-socket that dies is reconnected by the next stream that needs it, and that counts as a reconnect.
+inbox of its ``stream_id``. Every stream takes a slot from :class:`ConnectionPool` for its own
+duration (as an agent's TTS does per reply) and gives it back at its end; sockets stay open
+between streams. A socket that dies is reconnected by the next stream that needs it, and that
+counts as a reconnect. What a stream does on its slot is ``tts_driver.run_stream``.
 
 This module imports gevent but not locust; it reports through a ``fire`` callback with locust's
 request-event keywords.
@@ -12,12 +14,9 @@ request-event keywords.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
-import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import gevent
@@ -26,20 +25,28 @@ import gevent.queue
 import websocket
 
 from .metrics import RunTotals
-from .tts_stream import ConnectionLost, TTSStreamState
+from .tts_driver import Item, SendFailed
+from .tts_stream import ConnectionLost
 
-Item = tuple[float, "dict[str, Any] | ConnectionLost"]  # (perf_counter time, frame or loss)
 KEEPALIVE_EVERY_S = 10.0  # the service wants a message at least every 20-30 s
 _READ_POLL_S = 2.0  # how often an idle reader wakes to send keepalives or notice a close
-_stream_ids = itertools.count(1)
 
 
-class Inbox(Protocol):
-    """A stream's gevent queue of :data:`Item`."""
+class GeventInbox:
+    """A stream's gevent queue of :data:`Item`, read with a timeout (None when it passes)."""
 
-    def put(self, item: Item) -> None: ...
+    def __init__(self) -> None:
+        self._queue: gevent.queue.Queue = gevent.queue.Queue()
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Item: ...
+    def put(self, item: Item) -> None:
+        self._queue.put(item)
+
+    def get(self, timeout: float) -> Item | None:
+        try:
+            item: Item = self._queue.get(block=timeout > 0, timeout=timeout or None)
+        except gevent.queue.Empty:
+            return None
+        return item
 
 
 def drop_socket(ws: websocket.WebSocket) -> None:
@@ -63,21 +70,6 @@ class Fire(Protocol):
     ) -> None: ...
 
 
-class SendFailed(Exception):
-    """The shared socket is gone; the stream fails and the next one reconnects."""
-
-
-@dataclass(frozen=True)
-class StreamPlan:
-    """What one TTS stream sends: its config (without stream_id) and its text chunks."""
-
-    config: dict[str, Any]
-    texts: tuple[str, ...]
-    timeout_s: float = 30.0
-    text_gap_s: float = 0.0  # pause between text chunks, like an LLM producing sentences
-    bytes_per_s: int | None = None
-
-
 class SharedTTSConnection:
     """One TTS websocket shared by several users' streams."""
 
@@ -88,14 +80,16 @@ class SharedTTSConnection:
         fire: Fire,
         totals: RunTotals,
         connect_timeout_s: float = 10.0,
+        kind: str = "tts",
     ) -> None:
+        self.kind = kind
         self.url = url
         self.api_key = api_key
         self.fire = fire
         self.totals = totals
         self.connect_timeout_s = connect_timeout_s
         self.users = 0
-        self.inboxes: dict[str, Inbox] = {}
+        self.inboxes: dict[str, GeventInbox] = {}
         self._ws: websocket.WebSocket | None = None
         self._reader: gevent.Greenlet | None = None
         self._send_lock = gevent.lock.BoundedSemaphore()
@@ -144,16 +138,16 @@ class SharedTTSConnection:
                 response_length=0,
             )
             if self._connects:
-                self.totals.reconnects += 1
+                self.totals.add(f"{self.kind}.reconnects")
             self._connects += 1
-            self.totals.connections_opened += 1
+            self.totals.add(f"{self.kind}.connections_opened")
             self._ws = ws
             self._last_sent = time.perf_counter()
             self._closing = False
             self._reader = gevent.spawn(self._read_loop, ws)
 
-    def open_stream(self, stream_id: str) -> Inbox:
-        inbox: Inbox = gevent.queue.Queue()
+    def open_stream(self, stream_id: str) -> GeventInbox:
+        inbox = GeventInbox()
         self.inboxes[stream_id] = inbox
         return inbox
 
@@ -242,7 +236,11 @@ class SharedTTSConnection:
 
 
 class ConnectionPool:
-    """Gives each user a slot on a connection with fewer than K users; closes empty ones."""
+    """Slots on shared sockets: a stream takes the least busy socket with a free slot.
+
+    A socket is opened when every socket is full, and stays open when its streams end, so the
+    next streams reuse it (as an agent's TTS pool does); ``close_all`` closes them at the end.
+    """
 
     def __init__(
         self, factory: Callable[[], SharedTTSConnection], streams_per_connection: int
@@ -254,98 +252,27 @@ class ConnectionPool:
         self.connections: list[SharedTTSConnection] = []
 
     def acquire(self) -> SharedTTSConnection:
-        for conn in self.connections:
-            if conn.users < self.streams_per_connection:
-                conn.users += 1
-                return conn
-        conn = self.factory()
-        conn.users = 1
-        self.connections.append(conn)
+        free = [c for c in self.connections if c.users < self.streams_per_connection]
+        if free:
+            conn = min(free, key=lambda c: (not c.connected, c.users))
+        else:
+            conn = self.factory()
+            self.connections.append(conn)
+        conn.users += 1
         return conn
 
     def release(self, conn: SharedTTSConnection) -> None:
-        conn.users -= 1
-        if conn.users <= 0:
-            if conn in self.connections:
-                self.connections.remove(conn)
-            conn.close()
+        conn.users = max(0, conn.users - 1)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[SharedTTSConnection]:
+        conn = self.acquire()
+        try:
+            yield conn
+        finally:
+            self.release(conn)
 
     def close_all(self) -> None:
         for conn in list(self.connections):
             conn.close()
         self.connections.clear()
-
-
-def new_stream_id() -> str:
-    return f"lt-{os.getpid()}-{next(_stream_ids)}"
-
-
-def run_stream(conn: SharedTTSConnection, plan: StreamPlan, totals: RunTotals) -> TTSStreamState:
-    """One stream start to finish; never raises for protocol or socket trouble, it records it."""
-    stream_id = new_stream_id()
-    state = TTSStreamState(stream_id, time.perf_counter(), plan.bytes_per_s)
-    totals.stream_started()
-    inbox = conn.open_stream(stream_id)
-    interrupted = False
-    try:
-        conn.ensure_connected()  # a reconnect, if the shared socket died since the last stream
-        state.sent_at = time.perf_counter()
-        deadline = state.sent_at + plan.timeout_s
-        conn.send({**plan.config, "stream_id": stream_id})
-        for index, text in enumerate(plan.texts):
-            if index and plan.text_gap_s:
-                _drain(inbox, state, min(deadline, time.perf_counter() + plan.text_gap_s))
-                if state.done:
-                    break
-            conn.send({"stream_id": stream_id, "text": text})
-        if not state.done:
-            conn.send({"stream_id": stream_id, "text_end": True})
-            _drain(inbox, state, deadline)
-        if not state.done:
-            state.on_timeout(time.perf_counter())
-            _cancel(conn, stream_id, inbox, state)
-    except SendFailed as exc:
-        state.on_connection_lost(ConnectionLost(str(exc)), time.perf_counter())
-    except BaseException:  # the user was stopped mid-stream: neither a success nor a failure
-        interrupted = True
-        # Free the server's slot on this shared socket for the users that stay on it.
-        with contextlib.suppress(Exception):
-            conn.send({"stream_id": stream_id, "cancel": True})
-        raise
-    finally:
-        conn.close_stream(stream_id)
-        totals.audio_frames += state.audio_frames
-        totals.audio_bytes += state.audio_bytes
-        totals.audio_ms += (state.audio_seconds or 0.0) * 1000.0
-        if interrupted:
-            totals.stream_abandoned()
-        else:
-            totals.stream_finished(state.failure.label if state.failure else None)
-    return state
-
-
-def _drain(inbox: Inbox, state: TTSStreamState, until: float) -> None:
-    """Apply frames to ``state`` until it is done or ``until`` (perf_counter) passes."""
-    while not state.done:
-        remaining = until - time.perf_counter()
-        if remaining <= 0:
-            return
-        try:
-            at, item = inbox.get(timeout=remaining)
-        except gevent.queue.Empty:
-            return
-        if isinstance(item, ConnectionLost):
-            state.on_connection_lost(item, at)
-        else:
-            state.on_frame(item, at)
-
-
-def _cancel(conn: SharedTTSConnection, stream_id: str, inbox: Inbox, state: TTSStreamState) -> None:
-    """Free the server's slot for a stream we gave up on; wait briefly for its terminated."""
-    try:
-        conn.send({"stream_id": stream_id, "cancel": True})
-    except SendFailed:
-        return
-    ender = TTSStreamState(stream_id, state.sent_at, None)
-    ender.cancelled = True
-    _drain(inbox, ender, time.perf_counter() + 2.0)

@@ -13,13 +13,27 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from mock_soniox.audio import RAW_FORMATS
+
+def sample_width(audio_format: str) -> int | None:
+    """Bytes per sample of a raw format (``pcm_s16le``, ``mulaw``, ...); None when compressed.
+
+    Our own reading of Soniox's format names, so this module needs nothing from the mock.
+    """
+    if audio_format in ("mulaw", "alaw", "pcm_mulaw", "pcm_alaw", "pcm_s8", "pcm_u8"):
+        return 1
+    if not audio_format.startswith("pcm_") or not audio_format.endswith(("le", "be")):
+        return None
+    kind_bits = audio_format[len("pcm_") : -2]  # s16, u24, f32, ...
+    if kind_bits[:1] not in ("s", "u", "f") or not kind_bits[1:].isdigit():
+        return None
+    bits = int(kind_bits[1:])
+    return bits // 8 if bits in (16, 24, 32, 64) else None
 
 
 def bytes_per_second(audio_format: str, sample_rate: int) -> int | None:
     """Bytes per second of mono audio, or None for compressed formats (size says nothing)."""
-    spec = RAW_FORMATS.get(audio_format)
-    return spec.width * sample_rate if spec else None
+    width = sample_width(audio_format)
+    return width * sample_rate if width else None
 
 
 class StreamFailure(Exception):
@@ -94,8 +108,12 @@ class TTSStreamState:
             self.ended_at = now
 
     def on_timeout(self, now: float) -> None:
+        self.fail_now(StreamFailure("timeout: no terminated in time"), now)
+
+    def fail_now(self, failure: StreamFailure, now: float) -> None:
+        """End the stream here with ``failure`` (unless it already ended)."""
         if not self.done:
-            self._fail(StreamFailure("timeout: no terminated in time"))
+            self._fail(failure)
             self.ended_at = now
 
     def _on_audio(self, audio: str, now: float) -> None:
