@@ -23,6 +23,8 @@ from .settings import Settings
 logger = logging.getLogger("mock_soniox")
 
 _conn_ids = itertools.count(1)
+# How often a blocked sender looks at the client's write buffer again.
+_WRITABLE_POLL_S = 0.01
 
 
 @dataclass
@@ -140,19 +142,38 @@ class Connection:
             fixture=self.fixture,
             fault=fault,
         )
-        try:
-            # The send blocks while the client leaves the write buffer full; one that has not
-            # read for send_timeout_s is cut off, so it cannot hold the connection (or memory).
-            async with asyncio.timeout(self.settings.timer(self.settings.send_timeout_s)):
-                await self.ws.send_str(json.dumps(frame, separators=(",", ":")))
-        except TimeoutError:
-            logger.info("%s: the client stopped reading; closing", self.id)
-            self.record_event("send_timeout", {"seconds": self.settings.send_timeout_s})
-            self.abort()
+        if not await self.writable():
             return False
+        try:
+            await self.ws.send_str(json.dumps(frame, separators=(",", ":")))
         except (ConnectionError, RuntimeError):
             return False
         return True
+
+    async def writable(self) -> bool:
+        """Wait while the client's write buffer is over ``send_buffer_bytes``; False if cut off.
+
+        A client that leaves it full for ``send_timeout_s`` has stopped reading: it is cut off,
+        so it holds neither the connection nor memory. The wait is ours, not aiohttp's: its drain
+        waiter is shared by every sender on a socket, so cancelling one blocked send (a stream
+        reaching its cap) would cancel them all. Cancelling this wait is harmless.
+        """
+        transport = self.request.transport
+        limit = self.settings.send_buffer_bytes
+        if transport is None or transport.get_write_buffer_size() <= limit:
+            return not (self.ws.closed or self.aborted)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.settings.timer(self.settings.send_timeout_s)
+        while transport.get_write_buffer_size() > limit:
+            if self.aborted or transport.is_closing():
+                return False
+            if loop.time() >= give_up:
+                logger.info("%s: the client stopped reading; closing", self.id)
+                self.record_event("send_timeout", {"seconds": self.settings.send_timeout_s})
+                self.abort()
+                return False
+            await asyncio.sleep(_WRITABLE_POLL_S)
+        return not (self.ws.closed or self.aborted)
 
     async def send_error(
         self,

@@ -18,7 +18,7 @@ _BEARER = re.compile(r"\bBearer\s+[^\s\"',;]+", re.IGNORECASE)
 # A secret key and its string value inside text that is not (or not valid) JSON.
 _KEYED_VALUE = re.compile(
     r"""(["']?(?:api_?key|authorization|x-api-key|soniox-api-key)["']?\s*[:=]\s*["']?)"""
-    r"""([^"'\s,}]+)""",
+    r"""((?:Bearer\s+)?[^"'\s,}]+)""",
     re.IGNORECASE,
 )
 
@@ -35,7 +35,7 @@ def redact_text(text: str) -> tuple[str, int]:
 
     def keyed(match: re.Match[str]) -> str:
         nonlocal count
-        if match.group(2) == REDACTED:
+        if match.group(2).split()[-1] == REDACTED:
             return match.group(0)
         count += 1
         return match.group(1) + REDACTED

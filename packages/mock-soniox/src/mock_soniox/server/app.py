@@ -76,10 +76,10 @@ def _websocket_route(
             protocols=(SUBPROTOCOL,) if auth.source == "subprotocol" else (),
             max_msg_size=settings.max_msg_size,
             autoping=True,
+            # Never wait in aiohttp's drain: Connection.writable() applies the back-pressure.
+            writer_limit=2**62,
         )
         await ws.prepare(request)
-        if request.transport is not None:  # how far a client may fall behind before sends block
-            request.transport.set_write_buffer_limits(high=settings.send_buffer_bytes)
         conn = Connection(endpoint, request, ws, auth, settings=settings, journal=state.journal)
         conn.faults = ConnectionFaults(handshake.armed)
         state.connections[conn.id] = conn

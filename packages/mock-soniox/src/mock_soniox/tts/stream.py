@@ -122,12 +122,15 @@ class TtsStream:
 
     def _check_deadlines(self, now: float) -> None:
         if now >= self.age_deadline:
-            max_age = self.settings.tts_stream_max_age_s
-            raise _StreamEnded(
-                ProtocolError(408, f"Stream exceeded the maximum duration of {max_age:g} seconds.")
-            )
+            raise self._too_old()
         if not self.text_end and now >= self.idle_deadline:
             raise _StreamEnded(ProtocolError(408, MSG_TIMEOUT))
+
+    def _too_old(self) -> _StreamEnded:
+        max_age = self.settings.tts_stream_max_age_s
+        return _StreamEnded(
+            ProtocolError(408, f"Stream exceeded the maximum duration of {max_age:g} seconds.")
+        )
 
     def _deadline(self) -> float:
         return self.age_deadline if self.text_end else min(self.age_deadline, self.idle_deadline)
@@ -204,15 +207,14 @@ class TtsStream:
                 # A no_audio_end fault sends the last chunk as an ordinary one.
                 audio_end = last and not self.no_audio_end
                 frame = chunk.frame(self.id, audio_end, self.config.return_timestamps)
-                # A client that stops reading blocks the send: the stream's cap still holds
-                # (the connection's own send timeout cuts off a client that never reads again).
+                # A client that stops reading holds the stream here: its cap still holds (the
+                # connection's send timeout cuts off a client that never reads again).
                 try:
                     async with asyncio.timeout_at(self.age_deadline):
-                        sent = await self.conn.send_json(frame, kind="audio")
+                        writable = await self.conn.writable()
                 except TimeoutError:
-                    self._check_deadlines(loop.time())
-                    raise
-                if not sent:
+                    raise self._too_old() from None
+                if not writable or not await self.conn.send_json(frame, kind="audio"):
                     return
                 if chunk.at_s is None or self.slow:
                     next_at += settings.scaled(chunk.duration_s * self.pace)
