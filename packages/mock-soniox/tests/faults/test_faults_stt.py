@@ -7,17 +7,14 @@ the stream: 100 ms chunks of 16 kHz s16le mono make the arithmetic plain.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import numpy as np
-import pytest
 
+from mock_soniox.testing.common import BEARER, with_faults
 from mock_soniox.testing.pytest_plugin import MockSoniox
 
-KEY = {"Authorization": "Bearer test-key"}
 CONFIG = {
     "model": "stt-rt-v4",
     "audio_format": "pcm_s16le",
@@ -34,18 +31,11 @@ def chunk(i: int) -> bytes:
     return (tone * 32767).astype("<i2").tobytes()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def start(
     http: aiohttp.ClientSession, mock_soniox: MockSoniox, *specs: str, **kwargs: Any
 ) -> aiohttp.ClientWebSocketResponse:
-    query = "&".join("fault=" + quote(s, safe=":=,") for s in specs)
     ws: aiohttp.ClientWebSocketResponse = await http.ws_connect(
-        f"{mock_soniox.stt_url}?{query}", headers=KEY, **kwargs
+        with_faults(mock_soniox.stt_url, *specs), headers=BEARER, **kwargs
     )
     await ws.send_str(json.dumps(CONFIG))
     return ws

@@ -8,16 +8,13 @@ connection (``stream=K``, 1-based) or every stream; connection faults can trigge
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
-import pytest
 
+from mock_soniox.testing.common import BEARER, with_faults
 from mock_soniox.testing.pytest_plugin import MockSoniox
 
-KEY = {"Authorization": "Bearer test-key"}
 TEXT = "Faults make clients honest."
 
 
@@ -32,18 +29,11 @@ def config(stream_id: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def connect(
     http: aiohttp.ClientSession, mock_soniox: MockSoniox, *specs: str, **kwargs: Any
 ) -> aiohttp.ClientWebSocketResponse:
-    query = "&".join("fault=" + quote(s, safe=":=,") for s in specs)
     ws: aiohttp.ClientWebSocketResponse = await http.ws_connect(
-        f"{mock_soniox.tts_url}?{query}", headers=KEY, **kwargs
+        with_faults(mock_soniox.tts_url, *specs), headers=BEARER, **kwargs
     )
     return ws
 
