@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
 from mock_soniox import JournalEntry
-from mock_soniox.testing.common import BEARER, with_faults
+from mock_soniox.testing.common import BEARER, wait_for_count, with_faults
 from mock_soniox.testing.pytest_plugin import MockSoniox
 
 KEEP_ALIVE = json.dumps({"keep_alive": True})
@@ -330,12 +331,8 @@ async def test_the_connection_timer_leaves_no_task_behind(
     assert left == []
 
 
-async def all_of(mock_soniox: MockSoniox, kind: str, count: int) -> list[JournalEntry]:
-    """Wait until the journal holds ``count`` events of ``kind``; return them."""
-    await mock_soniox.journal.wait_for(
-        lambda e: e.kind == kind and len(mock_soniox.journal.events(kind)) >= count
-    )
-    return mock_soniox.journal.events(kind)
+def event(kind: str) -> Callable[[JournalEntry], bool]:
+    return lambda e: e.direction == "event" and e.kind == kind
 
 
 async def test_faulted_and_abandoned_connections_leave_nothing_behind(
@@ -365,9 +362,9 @@ async def test_faulted_and_abandoned_connections_leave_nothing_behind(
             ws = await connect(http, url)
             await ws.send_str(KEEP_ALIVE)
             sockets.append(ws)
-        opened = await all_of(mock_soniox, "open", len(sockets))
+        opened = await wait_for_count(mock_soniox.journal, event("open"), len(sockets))
     # The session is gone: every client socket was dropped without a goodbye.
-    closed = await all_of(mock_soniox, "closed", len(sockets))
+    closed = await wait_for_count(mock_soniox.journal, event("closed"), len(sockets))
     assert {e.conn_id for e in closed} == {e.conn_id for e in opened}
     assert mock_soniox.connections() == []
     assert server_tasks(settle_to=baseline) == baseline
