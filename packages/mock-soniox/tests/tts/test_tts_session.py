@@ -9,6 +9,7 @@ import asyncio
 import base64
 import io
 import itertools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -28,19 +29,24 @@ from mock_soniox.testing.tts import (
     stream_config,
 )
 
+Connect = Callable[..., Awaitable[TtsClient]]
 
-async def connect(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession, **settings: Any
-) -> TtsClient:
-    """Settings apply to connections opened after ``configure``: configure, then connect.
+
+@pytest.fixture
+def connect(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> Connect:
+    """``await connect(**settings)``: configure, then connect (settings apply to new connections).
 
     Timers are long unless a test sets them, so scaled time cannot end what a test did not aim at.
     """
-    settings.setdefault("tts_connection_idle_timeout_s", 5000.0)
-    settings.setdefault("tts_stream_idle_timeout_s", 1000.0)
-    settings.setdefault("tts_stream_max_age_s", 10_000.0)
-    mock_soniox.configure(**settings)
-    return await open_tts(http, mock_soniox.tts_url)
+
+    async def configured_client(**settings: Any) -> TtsClient:
+        settings.setdefault("tts_connection_idle_timeout_s", 5000.0)
+        settings.setdefault("tts_stream_idle_timeout_s", 1000.0)
+        settings.setdefault("tts_stream_max_age_s", 10_000.0)
+        mock_soniox.configure(**settings)
+        return await open_tts(http, mock_soniox.tts_url)
+
+    return configured_client
 
 
 # --- The happy path ---
@@ -165,10 +171,8 @@ async def test_no_timestamps_unless_asked(tts_client: TtsClient) -> None:
     assert all("timestamps" not in f for f in await tts_client.until_terminated("t"))
 
 
-async def test_streams_interleave_on_one_socket(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, time_scale=0.001)
+async def test_streams_interleave_on_one_socket(connect: Connect) -> None:
+    client = await connect(time_scale=0.001)
     ids = [f"s{i}" for i in range(5)]
     for stream_id in ids:
         await client.send(**stream_config(stream_id))
@@ -192,20 +196,16 @@ async def test_stream_id_is_reusable_after_terminated(tts_client: TtsClient) -> 
 # --- cancel and keep_alive ---
 
 
-async def test_cancel_gets_terminated_only(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, time_scale=1.0)  # first audio is 150 ms away
+async def test_cancel_gets_terminated_only(connect: Connect) -> None:
+    client = await connect(time_scale=1.0)  # first audio is 150 ms away
     await client.send(**stream_config("c"))
     await client.send(stream_id="c", text=TEXT)
     await client.send(stream_id="c", cancel=True)
     assert await client.until_terminated("c") == [{"stream_id": "c", "terminated": True}]
 
 
-async def test_cancel_mid_audio_stops_the_audio(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, time_scale=0.05)
+async def test_cancel_mid_audio_stops_the_audio(connect: Connect) -> None:
+    client = await connect(time_scale=0.05)
     await client.send(**stream_config("c"))
     await client.send(stream_id="c", text=TEXT * 20, text_end=True)
     first = await client.receive()
@@ -339,8 +339,8 @@ async def test_unknown_stream(tts_client: TtsClient, message: dict[str, Any]) ->
     assert error["error_message"] == "Stream ghost not found. Send a start message first."
 
 
-async def test_text_after_text_end(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> None:
-    client = await connect(mock_soniox, http, time_scale=1.0)  # the first stream is still speaking
+async def test_text_after_text_end(connect: Connect) -> None:
+    client = await connect(time_scale=1.0)  # the first stream is still speaking
     await client.start("late", TEXT)
     await client.send(stream_id="late", text="More.")
     frames = await client.until_terminated("late")
@@ -355,10 +355,8 @@ async def test_oversized_text(mock_soniox: MockSoniox, tts_client: TtsClient) ->
     assert "5000" in error["error_message"]
 
 
-async def test_text_at_the_limit_is_spoken(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, tts_max_text_chars=50)
+async def test_text_at_the_limit_is_spoken(connect: Connect) -> None:
+    client = await connect(tts_max_text_chars=50)
     await client.send(**stream_config("edge", audio_format="pcm_mulaw", sample_rate=8000))
     await client.send(stream_id="edge", text="a" * 50, text_end=True)
     assert_normal_end(await client.until_terminated("edge"))
@@ -367,8 +365,8 @@ async def test_text_at_the_limit_is_spoken(
 # --- Timers (time_scale 0.001: seconds become milliseconds) ---
 
 
-async def test_stream_idle_timeout(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> None:
-    client = await connect(mock_soniox, http, time_scale=0.001, tts_stream_idle_timeout_s=10)
+async def test_stream_idle_timeout(connect: Connect) -> None:
+    client = await connect(time_scale=0.001, tts_stream_idle_timeout_s=10)
     await client.send(**stream_config("idle"))
     await client.send(stream_id="idle", text="Hello")
     error = assert_error_end(await client.until_terminated("idle"), 408, "request_timeout")
@@ -378,11 +376,9 @@ async def test_stream_idle_timeout(mock_soniox: MockSoniox, http: aiohttp.Client
 
 
 async def test_keep_alive_does_not_reset_the_stream_timer_but_keeps_the_socket(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+    connect: Connect,
 ) -> None:
     client = await connect(
-        mock_soniox,
-        http,
         time_scale=0.001,
         tts_stream_idle_timeout_s=30,
         tts_connection_idle_timeout_s=100,
@@ -407,12 +403,8 @@ async def test_keep_alive_does_not_reset_the_stream_timer_but_keeps_the_socket(
             await pinger
 
 
-async def test_text_resets_the_stream_timer(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
+async def test_text_resets_the_stream_timer(connect: Connect) -> None:
     client = await connect(
-        mock_soniox,
-        http,
         time_scale=0.001,
         tts_stream_idle_timeout_s=200,
         tts_stream_max_age_s=10_000,
@@ -425,9 +417,9 @@ async def test_text_resets_the_stream_timer(
     assert_normal_end(await client.until_terminated("busy"))
 
 
-async def test_stream_max_age(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> None:
+async def test_stream_max_age(connect: Connect) -> None:
     client = await connect(
-        mock_soniox, http, time_scale=0.001, tts_stream_idle_timeout_s=1000, tts_stream_max_age_s=60
+        time_scale=0.001, tts_stream_idle_timeout_s=1000, tts_stream_max_age_s=60
     )
     await client.send(**stream_config("old"))
     await client.send(stream_id="old", text="Waiting")
@@ -435,21 +427,15 @@ async def test_stream_max_age(mock_soniox: MockSoniox, http: aiohttp.ClientSessi
     assert "maximum duration" in error["error_message"]
 
 
-async def test_connection_idle_timeout_closes_1001(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, time_scale=0.001, tts_connection_idle_timeout_s=30)
+async def test_connection_idle_timeout_closes_1001(connect: Connect) -> None:
+    client = await connect(time_scale=0.001, tts_connection_idle_timeout_s=30)
     assert await client.expect_close() == 1001
     assert client.frames == []
 
 
-async def test_active_stream_keeps_the_connection_open(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
+async def test_active_stream_keeps_the_connection_open(connect: Connect) -> None:
     """The connection idle timer only runs while no stream is active."""
     client = await connect(
-        mock_soniox,
-        http,
         time_scale=0.001,
         tts_connection_idle_timeout_s=20,
         tts_realtime_factor=0.1,
@@ -500,10 +486,8 @@ async def test_a_bad_connection_leaves_others_alone(
     await good.ws.close()
 
 
-async def test_oversized_frame_closes_1009(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, max_msg_size=1024)
+async def test_oversized_frame_closes_1009(mock_soniox: MockSoniox, connect: Connect) -> None:
+    client = await connect(max_msg_size=1024)
     await client.send(stream_id="s", text="a" * 2000)
     assert await client.expect_close() == 1009
     entry = await mock_soniox.journal.wait_for(
