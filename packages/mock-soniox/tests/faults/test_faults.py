@@ -41,6 +41,14 @@ async def receive_until_closed(ws: aiohttp.ClientWebSocketResponse) -> list[aioh
             return messages
 
 
+async def run_to_close(
+    http: aiohttp.ClientSession, url: str, spec: str
+) -> tuple[aiohttp.ClientWebSocketResponse, list[aiohttp.WSMessage]]:
+    """Connect with ``spec`` armed; the socket and every message until it ends."""
+    ws = await connect(http, with_faults(url, spec))
+    return ws, await receive_until_closed(ws)
+
+
 def json_frames(messages: list[aiohttp.WSMessage]) -> list[dict[str, Any]]:
     return [json.loads(m.data) for m in messages if m.type == aiohttp.WSMsgType.TEXT]
 
@@ -80,23 +88,26 @@ async def test_fault_header_arms_like_the_query(
     assert info.value.status == 429
 
 
+async def refused_spec(http: aiohttp.ClientSession, url: str, spec: str) -> str:
+    """The error message of the 400 that a handshake with ``spec`` armed gets."""
+    async with http.get(with_faults(url, spec).replace("ws://", "http://")) as resp:
+        assert resp.status == 400
+        message: str = (await resp.json())["error_message"]
+    return message
+
+
 async def test_a_bad_spec_is_a_clear_400(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    url = with_faults(mock_soniox.stt_url, "close:code=soon").replace("ws://", "http://")
-    async with http.get(url) as resp:
-        assert resp.status == 400
-        body = await resp.json()
-    assert "code must be an integer, got 'soon'" in body["error_message"]
+    message = await refused_spec(http, mock_soniox.stt_url, "close:code=soon")
+    assert "code must be an integer, got 'soon'" in message
 
 
 async def test_a_tts_only_fault_on_stt_is_a_clear_400(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    url = with_faults(mock_soniox.stt_url, "no_audio_end").replace("ws://", "http://")
-    async with http.get(url) as resp:
-        assert resp.status == 400
-        assert "no_audio_end is a TTS fault" in (await resp.json())["error_message"]
+    message = await refused_spec(http, mock_soniox.stt_url, "no_audio_end")
+    assert "no_audio_end is a TTS fault" in message
 
 
 async def test_delay_accept_slows_the_handshake(
@@ -151,8 +162,7 @@ def test_fixture_refuses_a_bad_spec(mock_soniox: MockSoniox) -> None:
 async def test_drop_cuts_tcp_and_the_client_sees_1006(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_faults(mock_soniox.tts_url, "drop"))
-    messages = await receive_until_closed(ws)
+    ws, messages = await run_to_close(http, mock_soniox.tts_url, "drop")
     assert messages[-1].type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
     assert ws.close_code == 1006
     assert json_frames(messages) == []
@@ -162,8 +172,7 @@ async def test_drop_cuts_tcp_and_the_client_sees_1006(
 async def test_close_sends_that_close_code(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession, code: int
 ) -> None:
-    ws = await connect(http, with_faults(mock_soniox.tts_url, f"close:code={code}"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.tts_url, f"close:code={code}")
     assert messages[-1].type == aiohttp.WSMsgType.CLOSE
     assert messages[-1].data == code
     assert json_frames(messages) == []
@@ -172,8 +181,7 @@ async def test_close_sends_that_close_code(
 async def test_stt_error_sends_the_error_frame_then_closes(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_faults(mock_soniox.stt_url, "error:code=503"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.stt_url, "error:code=503")
     (frame,) = json_frames(messages)
     assert frame["error_code"] == 503
     assert frame["error_type"] == "service_unavailable"
@@ -184,8 +192,7 @@ async def test_stt_error_sends_the_error_frame_then_closes(
 async def test_tts_conn_error_has_no_stream_id_and_closes(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_faults(mock_soniox.tts_url, "conn_error:code=500"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.tts_url, "conn_error:code=500")
     (frame,) = json_frames(messages)
     assert frame["error_code"] == 500
     assert "stream_id" not in frame
@@ -198,8 +205,7 @@ async def test_tts_conn_error_has_no_stream_id_and_closes(
 async def test_close_after_ms_fires_on_an_idle_tts_socket(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_faults(mock_soniox.tts_url, "close:code=1011,after_ms=50"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.tts_url, "close:code=1011,after_ms=50")
     assert messages[-1].type == aiohttp.WSMsgType.CLOSE
     assert messages[-1].data == 1011
 
@@ -207,8 +213,7 @@ async def test_close_after_ms_fires_on_an_idle_tts_socket(
 async def test_conn_error_after_ms_fires_on_an_idle_tts_socket(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_faults(mock_soniox.tts_url, "conn_error:code=503,after_ms=30"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.tts_url, "conn_error:code=503,after_ms=30")
     assert [f["error_code"] for f in json_frames(messages)] == [503]
     assert messages[-1].type == aiohttp.WSMsgType.CLOSE
 
@@ -217,16 +222,14 @@ async def test_after_ms_follows_the_time_scale(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     mock_soniox.configure(time_scale=0.01)  # 3 s of mock time is 30 ms here
-    ws = await connect(http, with_faults(mock_soniox.tts_url, "close:code=4002,after_ms=3000"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.tts_url, "close:code=4002,after_ms=3000")
     assert messages[-1].data == 4002
 
 
 async def test_drop_after_ms_fires_on_an_idle_tts_socket(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_faults(mock_soniox.tts_url, "drop:after_ms=30"))
-    await receive_until_closed(ws)
+    ws, _ = await run_to_close(http, mock_soniox.tts_url, "drop:after_ms=30")
     assert ws.close_code == 1006
 
 

@@ -39,12 +39,17 @@ async def open_tts(
     return ws, opened.conn_id
 
 
+async def keep_alive(ws: aiohttp.ClientWebSocketResponse, mock_soniox: MockSoniox) -> None:
+    """Send one ``keep_alive`` and wait until the server has journaled it."""
+    await ws.send_str(json.dumps({"keep_alive": True}))
+    await mock_soniox.journal.wait_for(lambda e: e.kind == "keep_alive")
+
+
 async def test_connections_lists_live_sockets(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     ws, conn_id = await open_tts(http, mock_soniox)
-    await ws.send_str(json.dumps({"keep_alive": True}))
-    await mock_soniox.journal.wait_for(lambda e: e.kind == "keep_alive")
+    await keep_alive(ws, mock_soniox)
     listed = await call(http, "GET", mock_soniox.admin_url + "/connections")
     (conn,) = listed["connections"]
     assert conn["id"] == conn_id
@@ -162,8 +167,7 @@ async def test_journal_over_http_raw_and_normalised(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     ws, conn_id = await open_tts(http, mock_soniox)
-    await ws.send_str(json.dumps({"keep_alive": True}))
-    await mock_soniox.journal.wait_for(lambda e: e.kind == "keep_alive")
+    await keep_alive(ws, mock_soniox)
     await ws.close()
     await mock_soniox.journal.wait_for(lambda e: e.kind == "closed")
 
