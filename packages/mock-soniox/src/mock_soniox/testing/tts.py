@@ -106,6 +106,11 @@ def audio_of(frames: list[dict[str, Any]]) -> bytes:
     return b"".join(base64.b64decode(f["audio"], validate=True) for f in frames if "audio" in f)
 
 
+def characters_of(frames: list[dict[str, Any]]) -> str:
+    """The characters the frames' timestamps carry, joined (empty without ``return_timestamps``)."""
+    return "".join(c for f in frames for c in f.get("timestamps", {}).get("characters", []))
+
+
 def assert_normal_end(frames: list[dict[str, Any]]) -> None:
     """Audio chunks, the last one with audio_end, then terminated; nothing else."""
     assert frames[-1] == {"stream_id": frames[-1]["stream_id"], "terminated": True}
