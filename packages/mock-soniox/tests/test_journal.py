@@ -5,22 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from mock_soniox import Journal
+from mock_soniox.testing.common import BEARER
 from mock_soniox.testing.pytest_plugin import MockSoniox
-
-KEY = {"Authorization": "Bearer test-key"}
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def drain(ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -33,12 +25,12 @@ async def drain(ws: aiohttp.ClientWebSocketResponse) -> None:
 async def scripted_session(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> None:
     """One refused handshake, one STT error fault, one TTS close fault after two frames."""
     with pytest.raises(aiohttp.WSServerHandshakeError):
-        await http.ws_connect(mock_soniox.stt_url + "?fault=refuse:status=429", headers=KEY)
-    stt = await http.ws_connect(mock_soniox.stt_url + "?fault=error:code=503", headers=KEY)
+        await http.ws_connect(mock_soniox.stt_url + "?fault=refuse:status=429", headers=BEARER)
+    stt = await http.ws_connect(mock_soniox.stt_url + "?fault=error:code=503", headers=BEARER)
     await drain(stt)
     await mock_soniox.journal.wait_for(lambda e: e.endpoint == "stt" and e.kind == "closed")
     tts = await http.ws_connect(
-        mock_soniox.tts_url, headers={**KEY, "X-Mock-Fault": "close:code=4001,after_frames=2"}
+        mock_soniox.tts_url, headers={**BEARER, "X-Mock-Fault": "close:code=4001,after_frames=2"}
     )
     await tts.send_str(json.dumps({"keep_alive": True}))
     await tts.send_str(json.dumps({"keep_alive": True}))
@@ -99,7 +91,7 @@ async def test_the_switch_turns_journaling_off_for_load_runs(
 ) -> None:
     mock_soniox.configure(journal_enabled=False, journal_max_entries=10)
     assert mock_soniox.journal.max_entries == 10
-    ws = await http.ws_connect(mock_soniox.tts_url, headers=KEY)
+    ws = await http.ws_connect(mock_soniox.tts_url, headers=BEARER)
     await ws.send_str(json.dumps({"keep_alive": True}))
     await ws.close()
     assert len(mock_soniox.journal) == 0

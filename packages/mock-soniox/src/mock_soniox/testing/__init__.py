@@ -1,4 +1,4 @@
-"""Helpers for tests against the mock: the pytest plugin, STT clients, leak measurement.
+"""Helpers for tests against the mock: the pytest plugin, STT and TTS clients, leak measurement.
 
 ``pytest_plugin`` is registered through the ``pytest11`` entry point (it needs pytest); the other
 modules import nothing beyond the mock's own dependencies.

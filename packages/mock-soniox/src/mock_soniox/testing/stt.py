@@ -11,10 +11,10 @@ import aiohttp
 import numpy as np
 
 from ..audio import Samples, encode
+from .common import BEARER
 
 RATE = 16000
 CHUNK_MS = 120
-BEARER = {"Authorization": "Bearer test-key"}
 LK_CONFIG: dict[str, Any] = {
     "model": "stt-rt-v5",
     "audio_format": "pcm_s16le",

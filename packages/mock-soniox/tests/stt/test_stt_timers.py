@@ -9,7 +9,7 @@ import time
 import aiohttp
 
 from mock_soniox.testing.pytest_plugin import MockSoniox
-from mock_soniox.testing.stt import BASIC_CONFIG, connect, pcm16, read_all, speech
+from mock_soniox.testing.stt import BASIC_CONFIG, connect, pcm16, read_all, run_session, speech
 
 SCALE = 0.001
 # Scaled to 5 s, so a slow CI machine never misses the config deadline by accident.
@@ -78,10 +78,9 @@ async def test_session_cap_finalizes_then_errors(mock_soniox: MockSoniox) -> Non
     mock_soniox.configure(stt_max_session_s=1.0)
     audio = pcm16(speech(("tone", 1500)))
     async with aiohttp.ClientSession() as http:
-        ws = await connect(http, mock_soniox.stt_url)
-        await ws.send_str(json.dumps(BASIC_CONFIG))
-        await ws.send_bytes(audio)
-        out = await read_all(ws)
+        out = await run_session(
+            http, mock_soniox.stt_url, BASIC_CONFIG, audio, chunk_bytes=len(audio), controls=()
+        )
     error = out.frames[-1]
     assert (error["error_code"], error["error_type"]) == (400, "max_duration_reached")
     assert out.close_code == 1000
@@ -99,9 +98,8 @@ async def test_session_cap_scales_with_time(mock_soniox: MockSoniox) -> None:
     )
     audio = pcm16(speech(("silence", 2000)))
     async with aiohttp.ClientSession() as http:
-        ws = await connect(http, mock_soniox.stt_url)
-        await ws.send_str(json.dumps(BASIC_CONFIG))
-        await ws.send_bytes(audio)
-        out = await read_all(ws)
+        out = await run_session(
+            http, mock_soniox.stt_url, BASIC_CONFIG, audio, chunk_bytes=len(audio), controls=()
+        )
     assert out.frames[-1]["error_type"] == "max_duration_reached"
     assert out.results[-1]["total_audio_proc_ms"] == 1800

@@ -9,35 +9,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import pytest
 
 from mock_soniox import JournalEntry
+from mock_soniox.testing.common import BEARER, wait_for_count, with_faults
 from mock_soniox.testing.pytest_plugin import MockSoniox
 
-KEY = {"Authorization": "Bearer test-key"}
 KEEP_ALIVE = json.dumps({"keep_alive": True})
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def with_fault(url: str, *specs: str) -> str:
-    return url + "?" + "&".join("fault=" + quote(spec, safe=":=,") for spec in specs)
 
 
 async def connect(
     http: aiohttp.ClientSession, url: str, **kwargs: Any
 ) -> aiohttp.ClientWebSocketResponse:
     ws: aiohttp.ClientWebSocketResponse = await http.ws_connect(
-        url, headers=KEY, timeout=aiohttp.ClientWSTimeout(ws_close=5), **kwargs
+        url, headers=BEARER, timeout=aiohttp.ClientWSTimeout(ws_close=5), **kwargs
     )
     return ws
 
@@ -52,6 +41,14 @@ async def receive_until_closed(ws: aiohttp.ClientWebSocketResponse) -> list[aioh
             return messages
 
 
+async def run_to_close(
+    http: aiohttp.ClientSession, url: str, spec: str
+) -> tuple[aiohttp.ClientWebSocketResponse, list[aiohttp.WSMessage]]:
+    """Connect with ``spec`` armed; the socket and every message until it ends."""
+    ws = await connect(http, with_faults(url, spec))
+    return ws, await receive_until_closed(ws)
+
+
 def json_frames(messages: list[aiohttp.WSMessage]) -> list[dict[str, Any]]:
     return [json.loads(m.data) for m in messages if m.type == aiohttp.WSMsgType.TEXT]
 
@@ -64,7 +61,7 @@ async def test_refuse_rejects_the_upgrade_with_that_status(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession, status: int
 ) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-        await connect(http, with_fault(mock_soniox.stt_url, f"refuse:status={status}"))
+        await connect(http, with_faults(mock_soniox.stt_url, f"refuse:status={status}"))
     assert info.value.status == status
     refused = mock_soniox.journal.events("refused")
     assert [e.data for e in refused] == [{"status": status}]
@@ -86,35 +83,38 @@ async def test_fault_header_arms_like_the_query(
 ) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await http.ws_connect(
-            mock_soniox.tts_url, headers={**KEY, "X-Mock-Fault": "refuse:status=429"}
+            mock_soniox.tts_url, headers={**BEARER, "X-Mock-Fault": "refuse:status=429"}
         )
     assert info.value.status == 429
+
+
+async def refused_spec(http: aiohttp.ClientSession, url: str, spec: str) -> str:
+    """The error message of the 400 that a handshake with ``spec`` armed gets."""
+    async with http.get(with_faults(url, spec).replace("ws://", "http://")) as resp:
+        assert resp.status == 400
+        message: str = (await resp.json())["error_message"]
+    return message
 
 
 async def test_a_bad_spec_is_a_clear_400(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    url = with_fault(mock_soniox.stt_url, "close:code=soon").replace("ws://", "http://")
-    async with http.get(url) as resp:
-        assert resp.status == 400
-        body = await resp.json()
-    assert "code must be an integer, got 'soon'" in body["error_message"]
+    message = await refused_spec(http, mock_soniox.stt_url, "close:code=soon")
+    assert "code must be an integer, got 'soon'" in message
 
 
 async def test_a_tts_only_fault_on_stt_is_a_clear_400(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    url = with_fault(mock_soniox.stt_url, "no_audio_end").replace("ws://", "http://")
-    async with http.get(url) as resp:
-        assert resp.status == 400
-        assert "no_audio_end is a TTS fault" in (await resp.json())["error_message"]
+    message = await refused_spec(http, mock_soniox.stt_url, "no_audio_end")
+    assert "no_audio_end is a TTS fault" in message
 
 
 async def test_delay_accept_slows_the_handshake(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     started = time.monotonic()
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "delay_accept:ms=120"))
+    ws = await connect(http, with_faults(mock_soniox.tts_url, "delay_accept:ms=120"))
     waited = time.monotonic() - started
     await ws.close()
     assert waited >= 0.12
@@ -123,7 +123,7 @@ async def test_delay_accept_slows_the_handshake(
 async def test_times_fails_first_n_connections_then_heals(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    url = with_fault(mock_soniox.stt_url, "refuse:status=503,times=2")
+    url = with_faults(mock_soniox.stt_url, "refuse:status=503,times=2")
     statuses = []
     for _ in range(2):
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
@@ -162,8 +162,7 @@ def test_fixture_refuses_a_bad_spec(mock_soniox: MockSoniox) -> None:
 async def test_drop_cuts_tcp_and_the_client_sees_1006(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "drop"))
-    messages = await receive_until_closed(ws)
+    ws, messages = await run_to_close(http, mock_soniox.tts_url, "drop")
     assert messages[-1].type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
     assert ws.close_code == 1006
     assert json_frames(messages) == []
@@ -173,8 +172,7 @@ async def test_drop_cuts_tcp_and_the_client_sees_1006(
 async def test_close_sends_that_close_code(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession, code: int
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.tts_url, f"close:code={code}"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.tts_url, f"close:code={code}")
     assert messages[-1].type == aiohttp.WSMsgType.CLOSE
     assert messages[-1].data == code
     assert json_frames(messages) == []
@@ -183,8 +181,7 @@ async def test_close_sends_that_close_code(
 async def test_stt_error_sends_the_error_frame_then_closes(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.stt_url, "error:code=503"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.stt_url, "error:code=503")
     (frame,) = json_frames(messages)
     assert frame["error_code"] == 503
     assert frame["error_type"] == "service_unavailable"
@@ -195,8 +192,7 @@ async def test_stt_error_sends_the_error_frame_then_closes(
 async def test_tts_conn_error_has_no_stream_id_and_closes(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "conn_error:code=500"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.tts_url, "conn_error:code=500")
     (frame,) = json_frames(messages)
     assert frame["error_code"] == 500
     assert "stream_id" not in frame
@@ -209,8 +205,7 @@ async def test_tts_conn_error_has_no_stream_id_and_closes(
 async def test_close_after_ms_fires_on_an_idle_tts_socket(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "close:code=1011,after_ms=50"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.tts_url, "close:code=1011,after_ms=50")
     assert messages[-1].type == aiohttp.WSMsgType.CLOSE
     assert messages[-1].data == 1011
 
@@ -218,8 +213,7 @@ async def test_close_after_ms_fires_on_an_idle_tts_socket(
 async def test_conn_error_after_ms_fires_on_an_idle_tts_socket(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "conn_error:code=503,after_ms=30"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.tts_url, "conn_error:code=503,after_ms=30")
     assert [f["error_code"] for f in json_frames(messages)] == [503]
     assert messages[-1].type == aiohttp.WSMsgType.CLOSE
 
@@ -228,16 +222,14 @@ async def test_after_ms_follows_the_time_scale(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     mock_soniox.configure(time_scale=0.01)  # 3 s of mock time is 30 ms here
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "close:code=4002,after_ms=3000"))
-    messages = await receive_until_closed(ws)
+    _, messages = await run_to_close(http, mock_soniox.tts_url, "close:code=4002,after_ms=3000")
     assert messages[-1].data == 4002
 
 
 async def test_drop_after_ms_fires_on_an_idle_tts_socket(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "drop:after_ms=30"))
-    await receive_until_closed(ws)
+    ws, _ = await run_to_close(http, mock_soniox.tts_url, "drop:after_ms=30")
     assert ws.close_code == 1006
 
 
@@ -247,7 +239,7 @@ async def test_drop_after_ms_fires_on_an_idle_tts_socket(
 async def test_drop_after_frames_cuts_mid_traffic(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "drop:after_frames=3"))
+    ws = await connect(http, with_faults(mock_soniox.tts_url, "drop:after_frames=3"))
     for _ in range(3):
         await ws.send_str(KEEP_ALIVE)
     await receive_until_closed(ws)
@@ -258,7 +250,7 @@ async def test_drop_after_frames_cuts_mid_traffic(
 async def test_stall_answers_no_ping_so_the_client_heartbeat_gives_up(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    url = with_fault(mock_soniox.tts_url, "stall:after_frames=1")
+    url = with_faults(mock_soniox.tts_url, "stall:after_frames=1")
     ws = await connect(http, url, autoping=False)
     await ws.ping(b"before")
     pong = await ws.receive(timeout=5)  # not stalled yet: pongs come back
@@ -277,7 +269,7 @@ async def test_stall_answers_no_ping_so_the_client_heartbeat_gives_up(
 async def test_stalled_connection_is_listed_then_released(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "stall"))
+    ws = await connect(http, with_faults(mock_soniox.tts_url, "stall"))
     await mock_soniox.journal.wait_for(lambda e: e.kind == "fault")
     (conn,) = mock_soniox.connections()
     assert conn["stalled"] is True
@@ -291,7 +283,7 @@ async def test_stalled_connection_is_listed_then_released(
 async def test_delay_holds_back_every_server_frame(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "delay:ms=80"))
+    ws = await connect(http, with_faults(mock_soniox.tts_url, "delay:ms=80"))
     (conn,) = mock_soniox.connections()
     started = time.monotonic()
     await mock_soniox.push(conn["id"], {"hello": 1})
@@ -312,7 +304,7 @@ async def test_probability_faults_are_repeatable_per_seed(
         for _ in range(8):
             try:
                 ws = await connect(
-                    http, with_fault(mock_soniox.tts_url, "refuse:status=503,p=0.5,seed=3")
+                    http, with_faults(mock_soniox.tts_url, "refuse:status=503,p=0.5,seed=3")
                 )
             except aiohttp.WSServerHandshakeError as exc:
                 statuses.append(exc.status)
@@ -329,7 +321,7 @@ async def test_probability_faults_are_repeatable_per_seed(
 async def test_the_connection_timer_leaves_no_task_behind(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, with_fault(mock_soniox.tts_url, "close:code=1011,after_ms=60000"))
+    ws = await connect(http, with_faults(mock_soniox.tts_url, "close:code=1011,after_ms=60000"))
     await mock_soniox.journal.wait_for(lambda e: e.kind == "open")
     await ws.close()
     await mock_soniox.journal.wait_for(lambda e: e.kind == "closed")
@@ -342,12 +334,8 @@ async def test_the_connection_timer_leaves_no_task_behind(
     assert left == []
 
 
-async def all_of(mock_soniox: MockSoniox, kind: str, count: int) -> list[JournalEntry]:
-    """Wait until the journal holds ``count`` events of ``kind``; return them."""
-    await mock_soniox.journal.wait_for(
-        lambda e: e.kind == kind and len(mock_soniox.journal.events(kind)) >= count
-    )
-    return mock_soniox.journal.events(kind)
+def event(kind: str) -> Callable[[JournalEntry], bool]:
+    return lambda e: e.direction == "event" and e.kind == kind
 
 
 async def test_faulted_and_abandoned_connections_leave_nothing_behind(
@@ -373,13 +361,13 @@ async def test_faulted_and_abandoned_connections_leave_nothing_behind(
         sockets = []
         for i in range(rounds * len(specs)):
             spec = specs[i % len(specs)]
-            url = mock_soniox.tts_url if spec == "none" else with_fault(mock_soniox.tts_url, spec)
+            url = mock_soniox.tts_url if spec == "none" else with_faults(mock_soniox.tts_url, spec)
             ws = await connect(http, url)
             await ws.send_str(KEEP_ALIVE)
             sockets.append(ws)
-        opened = await all_of(mock_soniox, "open", len(sockets))
+        opened = await wait_for_count(mock_soniox.journal, event("open"), len(sockets))
     # The session is gone: every client socket was dropped without a goodbye.
-    closed = await all_of(mock_soniox, "closed", len(sockets))
+    closed = await wait_for_count(mock_soniox.journal, event("closed"), len(sockets))
     assert {e.conn_id for e in closed} == {e.conn_id for e in opened}
     assert mock_soniox.connections() == []
     assert server_tasks(settle_to=baseline) == baseline

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Callable
 
 import aiohttp
 
 from mock_soniox.journal import JournalEntry
 from mock_soniox.server.runner import ThreadedMockServer
+from mock_soniox.testing.common import wait_for_count
 from mock_soniox.testing.leaks import mock_allocations
 from mock_soniox.testing.pytest_plugin import MockSoniox
 from mock_soniox.testing.stt import BASIC_CONFIG, connect, pcm16, speech
@@ -18,20 +18,9 @@ from mock_soniox.testing.stt import BASIC_CONFIG, connect, pcm16, speech
 AUDIO = pcm16(speech(("tone", 240)))
 
 
-def closes_seen(mock: MockSoniox, count: int) -> tuple[asyncio.Event, Callable[[], None]]:
-    """An event set once ``count`` STT connections have finished on the server."""
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-    seen = 0
-
-    def on_entry(entry: JournalEntry) -> None:  # runs in the server's thread
-        nonlocal seen
-        if entry.endpoint == "stt" and entry.kind == "closed":
-            seen += 1
-            if seen == count:
-                loop.call_soon_threadsafe(done.set)
-
-    return done, mock.journal.subscribe(on_entry)
+def stt_closed(entry: JournalEntry) -> bool:
+    """A STT connection has finished on the server."""
+    return entry.endpoint == "stt" and entry.kind == "closed"
 
 
 def cut(ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -74,13 +63,9 @@ def server_task_ids(server: ThreadedMockServer) -> set[int]:
 async def test_client_vanishing_mid_stream_ends_the_session_quietly(
     mock_soniox: MockSoniox,
 ) -> None:
-    done, unsubscribe = closes_seen(mock_soniox, 1)
-    try:
-        async with aiohttp.ClientSession() as http:
-            await abandon(http, mock_soniox.stt_url, 1)
-            await asyncio.wait_for(done.wait(), 10)
-    finally:
-        unsubscribe()
+    async with aiohttp.ClientSession() as http:
+        await abandon(http, mock_soniox.stt_url, 1)
+        await mock_soniox.journal.wait_for(stt_closed, within=10)
     assert mock_soniox.connection_ids() == []
     assert not mock_soniox.journal.server_frames("error", endpoint="stt")
 
@@ -89,16 +74,12 @@ async def test_thousand_abandoned_connections_leave_nothing_behind(
     mock_soniox: MockSoniox, mock_soniox_server: ThreadedMockServer
 ) -> None:
     async def round_of(count: int) -> None:
-        done, unsubscribe = closes_seen(mock_soniox, count)
-        try:
-            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
-                for start in range(0, count, 100):
-                    await asyncio.gather(
-                        *(abandon(http, mock_soniox.stt_url, i) for i in range(start, start + 100))
-                    )
-                await asyncio.wait_for(done.wait(), 30)
-        finally:
-            unsubscribe()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+            for start in range(0, count, 100):
+                await asyncio.gather(
+                    *(abandon(http, mock_soniox.stt_url, i) for i in range(start, start + 100))
+                )
+            await wait_for_count(mock_soniox.journal, stt_closed, count, within=30)
 
     await round_of(200)  # warm up allocator pools and caches
     baseline_ids = server_task_ids(mock_soniox_server)

@@ -9,9 +9,7 @@ import asyncio
 import base64
 import io
 import itertools
-import json
-from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -19,166 +17,55 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mock_soniox.journal import JournalEntry
+from mock_soniox.testing.common import with_faults
 from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.tts import (
+    TEXT,
+    TtsClient,
+    assert_error_end,
+    assert_normal_end,
+    audio_of,
+    open_tts,
+    stream_config,
+)
 
-KEY = {"Authorization": "Bearer test-key"}
-TEXT = "Hello there. How are you today?"
-
-
-def stream_config(stream_id: str = "s1", **fields: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "stream_id": stream_id,
-        "model": "tts-rt-v2",
-        "language": "en",
-        "voice": "Synthetic-Test",  # no recorded fixture uses it: synthetic audio
-        "audio_format": "pcm_s16le",
-        "sample_rate": 24000,
-    }
-    config.update(fields)
-    return {k: v for k, v in config.items() if v is not None}
-
-
-class TtsClient:
-    """A raw client that sorts the server's frames by stream."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.frames: list[dict[str, Any]] = []  # everything received, in order
-        self.by_stream: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
-
-    async def send(self, **msg: Any) -> None:
-        await self.ws.send_str(json.dumps(msg))
-
-    async def start(self, stream_id: str = "s1", text: str = TEXT, **fields: Any) -> None:
-        await self.send(**stream_config(stream_id, **fields))
-        await self.send(stream_id=stream_id, text=text, text_end=True)
-
-    async def receive(self, wait_s: float = 5.0) -> dict[str, Any]:
-        msg = await self.ws.receive(timeout=wait_s)
-        assert msg.type == aiohttp.WSMsgType.TEXT, msg
-        frame: dict[str, Any] = json.loads(msg.data)
-        self.frames.append(frame)
-        self.by_stream[frame.get("stream_id")].append(frame)
-        return frame
-
-    async def until_terminated(self, stream_id: str, wait_s: float = 10.0) -> list[dict[str, Any]]:
-        """The stream's frames up to and including its ``terminated``."""
-        async with asyncio.timeout(wait_s):
-            while not self.by_stream[stream_id] or not self.by_stream[stream_id][-1].get(
-                "terminated"
-            ):
-                await self.receive()
-        return self.by_stream[stream_id]
-
-    async def expect_close(self, wait_s: float = 5.0) -> int | None:
-        async with asyncio.timeout(wait_s):
-            while True:
-                msg = await self.ws.receive()
-                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
-                    return self.ws.close_code
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    self.frames.append(json.loads(msg.data))
+Connect = Callable[..., Awaitable[TtsClient]]
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def client(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> AsyncIterator[TtsClient]:
-    ws = await http.ws_connect(mock_soniox.tts_url, headers=KEY)
-    yield TtsClient(ws)
-    await ws.close()
-
-
-async def open_client(mock_soniox: MockSoniox, http: aiohttp.ClientSession, **kw: Any) -> TtsClient:
-    return TtsClient(await http.ws_connect(mock_soniox.tts_url, **kw))
-
-
-async def connect(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession, **settings: Any
-) -> TtsClient:
-    """Settings apply to connections opened after ``configure``: configure, then connect.
+def connect(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> Connect:
+    """``await connect(**settings)``: configure, then connect (settings apply to new connections).
 
     Timers are long unless a test sets them, so scaled time cannot end what a test did not aim at.
     """
-    settings.setdefault("tts_connection_idle_timeout_s", 5000.0)
-    settings.setdefault("tts_stream_idle_timeout_s", 1000.0)
-    settings.setdefault("tts_stream_max_age_s", 10_000.0)
-    mock_soniox.configure(**settings)
-    return await open_client(mock_soniox, http, headers=KEY)
 
+    async def configured_client(**settings: Any) -> TtsClient:
+        settings.setdefault("tts_connection_idle_timeout_s", 5000.0)
+        settings.setdefault("tts_stream_idle_timeout_s", 1000.0)
+        settings.setdefault("tts_stream_max_age_s", 10_000.0)
+        mock_soniox.configure(**settings)
+        return await open_tts(http, mock_soniox.tts_url)
 
-async def journal_entry(
-    mock_soniox: MockSoniox, predicate: Callable[[JournalEntry], bool]
-) -> JournalEntry:
-    """The first journal entry matching ``predicate``, waiting (bounded) for the server."""
-    loop = asyncio.get_running_loop()
-    found: asyncio.Future[JournalEntry] = loop.create_future()
-
-    def resolve(entry: JournalEntry) -> None:
-        if not found.done():
-            found.set_result(entry)
-
-    def listener(entry: JournalEntry) -> None:  # runs on the server's thread
-        if predicate(entry):
-            loop.call_soon_threadsafe(resolve, entry)
-
-    unsubscribe = mock_soniox.journal.subscribe(listener)
-    try:
-        for entry in mock_soniox.journal.entries():
-            if predicate(entry):
-                return entry
-        async with asyncio.timeout(5):
-            return await found
-    finally:
-        unsubscribe()
-
-
-def audio_of(frames: list[dict[str, Any]]) -> bytes:
-    return b"".join(base64.b64decode(f["audio"], validate=True) for f in frames if "audio" in f)
-
-
-def assert_normal_end(frames: list[dict[str, Any]]) -> None:
-    """Audio chunks, the last one with audio_end, then terminated; nothing else."""
-    assert frames[-1] == {"stream_id": frames[-1]["stream_id"], "terminated": True}
-    audio = frames[:-1]
-    assert audio, "no audio before terminated"
-    assert all("audio" in f and "error_code" not in f for f in audio)
-    assert [f["audio_end"] for f in audio] == [False] * (len(audio) - 1) + [True]
-
-
-def assert_error_end(frames: list[dict[str, Any]], code: int, error_type: str) -> dict[str, Any]:
-    """An error for the stream, then its terminated; returns the error frame."""
-    error, terminated = frames[-2], frames[-1]
-    assert terminated == {"stream_id": error["stream_id"], "terminated": True}
-    assert error["error_code"] == code, error
-    assert error["error_type"] == error_type, error
-    assert error["more_info"].endswith("#" + error_type.replace("_", "-"))
-    assert error["request_id"]
-    return error
+    return configured_client
 
 
 # --- The happy path ---
 
 
-async def test_stream_speaks_text_in_pcm_s16le(client: TtsClient) -> None:
-    await client.start("s1", TEXT)
-    frames = await client.until_terminated("s1")
+async def test_stream_speaks_text_in_pcm_s16le(tts_client: TtsClient) -> None:
+    await tts_client.start("s1", TEXT)
+    frames = await tts_client.until_terminated("s1")
     assert_normal_end(frames)
     samples = len(audio_of(frames)) // 2
     expected = len(TEXT) * 0.060 * 24000  # about 60 ms a character at speed 1.0
     assert expected <= samples <= expected + 0.05 * 24000
 
 
-async def test_audio_is_speech_like_and_deterministic(client: TtsClient) -> None:
-    await client.start("a", "Hello world.")
-    await client.start("b", "Hello world.")
-    first = audio_of(await client.until_terminated("a"))
-    second = audio_of(await client.until_terminated("b"))
+async def test_audio_is_speech_like_and_deterministic(tts_client: TtsClient) -> None:
+    await tts_client.start("a", "Hello world.")
+    await tts_client.start("b", "Hello world.")
+    first = audio_of(await tts_client.until_terminated("a"))
+    second = audio_of(await tts_client.until_terminated("b"))
     assert first == second
     pcm = np.frombuffer(first, dtype="<i2").astype(np.float64) / 32768
     per_char = int(0.060 * 24000)
@@ -187,35 +74,35 @@ async def test_audio_is_speech_like_and_deterministic(client: TtsClient) -> None
     assert np.sqrt(np.mean(space**2)) < 0.01 < np.sqrt(np.mean(letter**2))
 
 
-async def test_livekit_compact_messages(client: TtsClient) -> None:
+async def test_livekit_compact_messages(tts_client: TtsClient) -> None:
     """``text`` defaults to "" and ``text_end`` to false."""
-    await client.send(**stream_config("lk"))
-    await client.send(stream_id="lk", text="Hi.")
-    await client.send(stream_id="lk", text_end=True)
-    assert_normal_end(await client.until_terminated("lk"))
+    await tts_client.send(**stream_config("lk"))
+    await tts_client.send(stream_id="lk", text="Hi.")
+    await tts_client.send(stream_id="lk", text_end=True)
+    assert_normal_end(await tts_client.until_terminated("lk"))
 
 
-async def test_empty_stream_still_ends_with_audio_end(client: TtsClient) -> None:
-    await client.send(**stream_config("e"))
-    await client.send(stream_id="e", text="", text_end=True)
-    assert_normal_end(await client.until_terminated("e"))
+async def test_empty_stream_still_ends_with_audio_end(tts_client: TtsClient) -> None:
+    await tts_client.send(**stream_config("e"))
+    await tts_client.send(stream_id="e", text="", text_end=True)
+    assert_normal_end(await tts_client.until_terminated("e"))
 
 
 async def test_audio_starts_before_text_end_once_a_sentence_is_complete(
-    client: TtsClient,
+    tts_client: TtsClient,
 ) -> None:
-    await client.send(**stream_config("early"))
-    await client.send(stream_id="early", text="First sentence. And the")
-    frame = await client.receive()
+    await tts_client.send(**stream_config("early"))
+    await tts_client.send(stream_id="early", text="First sentence. And the")
+    frame = await tts_client.receive()
     assert frame["stream_id"] == "early" and frame["audio_end"] is False
-    await client.send(stream_id="early", text=" rest", text_end=True)
-    assert_normal_end(await client.until_terminated("early"))
+    await tts_client.send(stream_id="early", text=" rest", text_end=True)
+    assert_normal_end(await tts_client.until_terminated("early"))
 
 
 @pytest.mark.parametrize(("speed", "factor"), [(0.7, 1 / 0.7), (1.3, 1 / 1.3)])
-async def test_speed_changes_the_length(client: TtsClient, speed: float, factor: float) -> None:
-    await client.start("s", "Twenty characters ok", speed=speed)
-    samples = len(audio_of(await client.until_terminated("s"))) // 2
+async def test_speed_changes_the_length(tts_client: TtsClient, speed: float, factor: float) -> None:
+    await tts_client.start("s", "Twenty characters ok", speed=speed)
+    samples = len(audio_of(await tts_client.until_terminated("s"))) // 2
     expected = 20 * 0.060 * 24000 * factor
     assert expected - 24 <= samples <= expected + 0.05 * 24000
 
@@ -230,10 +117,10 @@ async def test_speed_changes_the_length(client: TtsClient, speed: float, factor:
     ],
 )
 async def test_raw_formats(
-    client: TtsClient, audio_format: str, sample_rate: int, bytes_per_sample: int
+    tts_client: TtsClient, audio_format: str, sample_rate: int, bytes_per_sample: int
 ) -> None:
-    await client.start("s", "Hello.", audio_format=audio_format, sample_rate=sample_rate)
-    data = audio_of(await client.until_terminated("s"))
+    await tts_client.start("s", "Hello.", audio_format=audio_format, sample_rate=sample_rate)
+    data = audio_of(await tts_client.until_terminated("s"))
     expected = 6 * 0.060 * sample_rate * bytes_per_sample
     assert expected <= len(data) <= expected + 0.05 * sample_rate * bytes_per_sample
 
@@ -248,19 +135,19 @@ async def test_raw_formats(
     ],
 )
 async def test_container_formats_decode_to_the_right_length(
-    client: TtsClient, audio_format: str, sample_rate: int, extra: dict[str, Any]
+    tts_client: TtsClient, audio_format: str, sample_rate: int, extra: dict[str, Any]
 ) -> None:
-    await client.start("s", TEXT, audio_format=audio_format, sample_rate=sample_rate, **extra)
-    frames = await client.until_terminated("s")
+    await tts_client.start("s", TEXT, audio_format=audio_format, sample_rate=sample_rate, **extra)
+    frames = await tts_client.until_terminated("s")
     assert_normal_end(frames)
     samples, rate = sf.read(io.BytesIO(audio_of(frames)), dtype="float32")
     assert rate == sample_rate
     assert len(samples) / rate == pytest.approx(len(TEXT) * 0.060, abs=0.1)
 
 
-async def test_timestamps_cover_the_text_and_match_the_audio(client: TtsClient) -> None:
-    await client.start("t", TEXT, return_timestamps=True)
-    frames = await client.until_terminated("t")
+async def test_timestamps_cover_the_text_and_match_the_audio(tts_client: TtsClient) -> None:
+    await tts_client.start("t", TEXT, return_timestamps=True)
+    frames = await tts_client.until_terminated("t")
     audio = frames[:-1]
     chars = [c for f in audio for c in f["timestamps"]["characters"]]
     starts = [s for f in audio for s in f["timestamps"]["character_start_times_seconds"]]
@@ -279,15 +166,13 @@ async def test_timestamps_cover_the_text_and_match_the_audio(client: TtsClient) 
         elapsed += length
 
 
-async def test_no_timestamps_unless_asked(client: TtsClient) -> None:
-    await client.start("t", "Hi.")
-    assert all("timestamps" not in f for f in await client.until_terminated("t"))
+async def test_no_timestamps_unless_asked(tts_client: TtsClient) -> None:
+    await tts_client.start("t", "Hi.")
+    assert all("timestamps" not in f for f in await tts_client.until_terminated("t"))
 
 
-async def test_streams_interleave_on_one_socket(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, time_scale=0.001)
+async def test_streams_interleave_on_one_socket(connect: Connect) -> None:
+    client = await connect(time_scale=0.001)
     ids = [f"s{i}" for i in range(5)]
     for stream_id in ids:
         await client.send(**stream_config(stream_id))
@@ -300,31 +185,27 @@ async def test_streams_interleave_on_one_socket(
     assert switches > len(ids), "each stream's frames came as one block"
 
 
-async def test_stream_id_is_reusable_after_terminated(client: TtsClient) -> None:
-    await client.start("again", "One.")
-    assert_normal_end(await client.until_terminated("again"))
-    client.by_stream["again"].clear()
-    await client.start("again", "Two.")
-    assert_normal_end(await client.until_terminated("again"))
+async def test_stream_id_is_reusable_after_terminated(tts_client: TtsClient) -> None:
+    await tts_client.start("again", "One.")
+    assert_normal_end(await tts_client.until_terminated("again"))
+    tts_client.by_stream["again"].clear()
+    await tts_client.start("again", "Two.")
+    assert_normal_end(await tts_client.until_terminated("again"))
 
 
 # --- cancel and keep_alive ---
 
 
-async def test_cancel_gets_terminated_only(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, time_scale=1.0)  # first audio is 150 ms away
+async def test_cancel_gets_terminated_only(connect: Connect) -> None:
+    client = await connect(time_scale=1.0)  # first audio is 150 ms away
     await client.send(**stream_config("c"))
     await client.send(stream_id="c", text=TEXT)
     await client.send(stream_id="c", cancel=True)
     assert await client.until_terminated("c") == [{"stream_id": "c", "terminated": True}]
 
 
-async def test_cancel_mid_audio_stops_the_audio(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, time_scale=0.05)
+async def test_cancel_mid_audio_stops_the_audio(connect: Connect) -> None:
+    client = await connect(time_scale=0.05)
     await client.send(**stream_config("c"))
     await client.send(stream_id="c", text=TEXT * 20, text_end=True)
     first = await client.receive()
@@ -339,11 +220,11 @@ async def test_cancel_mid_audio_stops_the_audio(
 
 
 async def test_keep_alive_is_silent_and_journaled(
-    mock_soniox: MockSoniox, client: TtsClient
+    mock_soniox: MockSoniox, tts_client: TtsClient
 ) -> None:
-    await client.send(keep_alive=True)
-    await client.start("k", "Hi.")
-    frames = await client.until_terminated("k")
+    await tts_client.send(keep_alive=True)
+    await tts_client.start("k", "Hi.")
+    frames = await tts_client.until_terminated("k")
     assert all(f["stream_id"] == "k" for f in frames)
     kinds = [e.kind for e in mock_soniox.journal.client_frames(endpoint="tts")]
     assert kinds == ["keep_alive", "config", "text_end"]
@@ -392,55 +273,55 @@ async def test_keep_alive_is_silent_and_journaled(
     ],
 )
 async def test_bad_config_is_a_stream_error(
-    client: TtsClient, fields: dict[str, Any], error_type: str, message: str
+    tts_client: TtsClient, fields: dict[str, Any], error_type: str, message: str
 ) -> None:
     config = stream_config("bad")
     config.update(fields)
-    await client.send(**{k: v for k, v in config.items() if v is not None})
-    error = assert_error_end(await client.until_terminated("bad"), 400, error_type)
+    await tts_client.send(**{k: v for k, v in config.items() if v is not None})
+    error = assert_error_end(await tts_client.until_terminated("bad"), 400, error_type)
     assert error["error_message"].startswith(message)
     # The socket is still usable.
-    await client.start("good", "Hi.")
-    assert_normal_end(await client.until_terminated("good"))
+    await tts_client.start("good", "Hi.")
+    assert_normal_end(await tts_client.until_terminated("good"))
 
 
-async def test_null_optional_fields_mean_absent(client: TtsClient) -> None:
-    await client.start(
+async def test_null_optional_fields_mean_absent(tts_client: TtsClient) -> None:
+    await tts_client.start(
         "n", "Hi.", sample_rate=None, speed=None, return_timestamps=None, reduce_silence=None
     )
-    assert_normal_end(await client.until_terminated("n"))
+    assert_normal_end(await tts_client.until_terminated("n"))
 
 
-async def test_reduce_silence_on_a_model_that_supports_it(client: TtsClient) -> None:
-    await client.start("r", "Hi.", model="tts-rt-v2", reduce_silence=True)
-    assert_normal_end(await client.until_terminated("r"))
+async def test_reduce_silence_on_a_model_that_supports_it(tts_client: TtsClient) -> None:
+    await tts_client.start("r", "Hi.", model="tts-rt-v2", reduce_silence=True)
+    assert_normal_end(await tts_client.until_terminated("r"))
 
 
-async def test_long_stream_id_is_rejected(client: TtsClient) -> None:
+async def test_long_stream_id_is_rejected(tts_client: TtsClient) -> None:
     long_id = "x" * 257
-    await client.send(**stream_config(long_id))
-    error = assert_error_end(await client.until_terminated(long_id), 400, "invalid_request")
+    await tts_client.send(**stream_config(long_id))
+    error = assert_error_end(await tts_client.until_terminated(long_id), 400, "invalid_request")
     assert "stream_id must be between 1 and 256" in error["error_message"]
 
 
-async def test_sixth_concurrent_stream_is_refused(client: TtsClient) -> None:
+async def test_sixth_concurrent_stream_is_refused(tts_client: TtsClient) -> None:
     for i in range(5):
-        await client.send(**stream_config(f"s{i}"))
-    await client.send(**stream_config("s5"))
+        await tts_client.send(**stream_config(f"s{i}"))
+    await tts_client.send(**stream_config("s5"))
     error = assert_error_end(
-        await client.until_terminated("s5"), 400, "max_concurrent_streams_reached"
+        await tts_client.until_terminated("s5"), 400, "max_concurrent_streams_reached"
     )
     assert error["error_message"] == "Maximum number of concurrent streams (5) reached."
     for i in range(5):  # the five are unaffected
-        await client.send(stream_id=f"s{i}", text="Ok.", text_end=True)
+        await tts_client.send(stream_id=f"s{i}", text="Ok.", text_end=True)
     for i in range(5):
-        assert_normal_end(await client.until_terminated(f"s{i}"))
+        assert_normal_end(await tts_client.until_terminated(f"s{i}"))
 
 
-async def test_duplicate_active_stream_id(client: TtsClient) -> None:
-    await client.send(**stream_config("dup"))
-    await client.send(**stream_config("dup"))
-    assert_error_end(await client.until_terminated("dup"), 400, "invalid_stream_state")
+async def test_duplicate_active_stream_id(tts_client: TtsClient) -> None:
+    await tts_client.send(**stream_config("dup"))
+    await tts_client.send(**stream_config("dup"))
+    assert_error_end(await tts_client.until_terminated("dup"), 400, "invalid_stream_state")
 
 
 @pytest.mark.parametrize(
@@ -452,14 +333,14 @@ async def test_duplicate_active_stream_id(client: TtsClient) -> None:
         {"cancel": True},
     ],
 )
-async def test_unknown_stream(client: TtsClient, message: dict[str, Any]) -> None:
-    await client.send(stream_id="ghost", **message)
-    error = assert_error_end(await client.until_terminated("ghost"), 400, "invalid_request")
+async def test_unknown_stream(tts_client: TtsClient, message: dict[str, Any]) -> None:
+    await tts_client.send(stream_id="ghost", **message)
+    error = assert_error_end(await tts_client.until_terminated("ghost"), 400, "invalid_request")
     assert error["error_message"] == "Stream ghost not found. Send a start message first."
 
 
-async def test_text_after_text_end(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> None:
-    client = await connect(mock_soniox, http, time_scale=1.0)  # the first stream is still speaking
+async def test_text_after_text_end(connect: Connect) -> None:
+    client = await connect(time_scale=1.0)  # the first stream is still speaking
     await client.start("late", TEXT)
     await client.send(stream_id="late", text="More.")
     frames = await client.until_terminated("late")
@@ -467,17 +348,15 @@ async def test_text_after_text_end(mock_soniox: MockSoniox, http: aiohttp.Client
     assert frames[-2]["error_message"] == "Text received after text_end."
 
 
-async def test_oversized_text(mock_soniox: MockSoniox, client: TtsClient) -> None:
-    await client.send(**stream_config("big"))
-    await client.send(stream_id="big", text="a" * 5001)
-    error = assert_error_end(await client.until_terminated("big"), 400, "invalid_request")
+async def test_oversized_text(mock_soniox: MockSoniox, tts_client: TtsClient) -> None:
+    await tts_client.send(**stream_config("big"))
+    await tts_client.send(stream_id="big", text="a" * 5001)
+    error = assert_error_end(await tts_client.until_terminated("big"), 400, "invalid_request")
     assert "5000" in error["error_message"]
 
 
-async def test_text_at_the_limit_is_spoken(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, tts_max_text_chars=50)
+async def test_text_at_the_limit_is_spoken(connect: Connect) -> None:
+    client = await connect(tts_max_text_chars=50)
     await client.send(**stream_config("edge", audio_format="pcm_mulaw", sample_rate=8000))
     await client.send(stream_id="edge", text="a" * 50, text_end=True)
     assert_normal_end(await client.until_terminated("edge"))
@@ -486,8 +365,8 @@ async def test_text_at_the_limit_is_spoken(
 # --- Timers (time_scale 0.001: seconds become milliseconds) ---
 
 
-async def test_stream_idle_timeout(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> None:
-    client = await connect(mock_soniox, http, time_scale=0.001, tts_stream_idle_timeout_s=10)
+async def test_stream_idle_timeout(connect: Connect) -> None:
+    client = await connect(time_scale=0.001, tts_stream_idle_timeout_s=10)
     await client.send(**stream_config("idle"))
     await client.send(stream_id="idle", text="Hello")
     error = assert_error_end(await client.until_terminated("idle"), 408, "request_timeout")
@@ -497,11 +376,9 @@ async def test_stream_idle_timeout(mock_soniox: MockSoniox, http: aiohttp.Client
 
 
 async def test_keep_alive_does_not_reset_the_stream_timer_but_keeps_the_socket(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
+    connect: Connect,
 ) -> None:
     client = await connect(
-        mock_soniox,
-        http,
         time_scale=0.001,
         tts_stream_idle_timeout_s=30,
         tts_connection_idle_timeout_s=100,
@@ -526,12 +403,8 @@ async def test_keep_alive_does_not_reset_the_stream_timer_but_keeps_the_socket(
             await pinger
 
 
-async def test_text_resets_the_stream_timer(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
+async def test_text_resets_the_stream_timer(connect: Connect) -> None:
     client = await connect(
-        mock_soniox,
-        http,
         time_scale=0.001,
         tts_stream_idle_timeout_s=200,
         tts_stream_max_age_s=10_000,
@@ -544,9 +417,9 @@ async def test_text_resets_the_stream_timer(
     assert_normal_end(await client.until_terminated("busy"))
 
 
-async def test_stream_max_age(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> None:
+async def test_stream_max_age(connect: Connect) -> None:
     client = await connect(
-        mock_soniox, http, time_scale=0.001, tts_stream_idle_timeout_s=1000, tts_stream_max_age_s=60
+        time_scale=0.001, tts_stream_idle_timeout_s=1000, tts_stream_max_age_s=60
     )
     await client.send(**stream_config("old"))
     await client.send(stream_id="old", text="Waiting")
@@ -554,21 +427,15 @@ async def test_stream_max_age(mock_soniox: MockSoniox, http: aiohttp.ClientSessi
     assert "maximum duration" in error["error_message"]
 
 
-async def test_connection_idle_timeout_closes_1001(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, time_scale=0.001, tts_connection_idle_timeout_s=30)
+async def test_connection_idle_timeout_closes_1001(connect: Connect) -> None:
+    client = await connect(time_scale=0.001, tts_connection_idle_timeout_s=30)
     assert await client.expect_close() == 1001
     assert client.frames == []
 
 
-async def test_active_stream_keeps_the_connection_open(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
+async def test_active_stream_keeps_the_connection_open(connect: Connect) -> None:
     """The connection idle timer only runs while no stream is active."""
     client = await connect(
-        mock_soniox,
-        http,
         time_scale=0.001,
         tts_connection_idle_timeout_s=20,
         tts_realtime_factor=0.1,
@@ -590,27 +457,27 @@ async def test_active_stream_keeps_the_connection_open(
     ],
 )
 async def test_bad_frames_close_the_connection(
-    mock_soniox: MockSoniox, client: TtsClient, payload: str, message: str
+    mock_soniox: MockSoniox, tts_client: TtsClient, payload: str, message: str
 ) -> None:
-    await client.ws.send_str(payload)
-    frame = await client.receive()
+    await tts_client.ws.send_str(payload)
+    frame = await tts_client.receive()
     assert "stream_id" not in frame
     assert frame["error_code"] == 400 and frame["error_message"] == message
-    assert await client.expect_close() == 1000
+    assert await tts_client.expect_close() == 1000
 
 
-async def test_binary_frame_closes_the_connection(client: TtsClient) -> None:
-    await client.ws.send_bytes(b"\x00\x01")
-    frame = await client.receive()
+async def test_binary_frame_closes_the_connection(tts_client: TtsClient) -> None:
+    await tts_client.ws.send_bytes(b"\x00\x01")
+    frame = await tts_client.receive()
     assert frame["error_code"] == 400 and "Binary" in frame["error_message"]
-    assert await client.expect_close() == 1000
+    assert await tts_client.expect_close() == 1000
 
 
 async def test_a_bad_connection_leaves_others_alone(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    good = await open_client(mock_soniox, http, headers=KEY)
-    bad = await open_client(mock_soniox, http, headers=KEY)
+    good = await open_tts(http, mock_soniox.tts_url)
+    bad = await open_tts(http, mock_soniox.tts_url)
     await good.send(**stream_config("g"))
     await bad.ws.send_str("{oops")
     assert await bad.expect_close() == 1000
@@ -619,13 +486,13 @@ async def test_a_bad_connection_leaves_others_alone(
     await good.ws.close()
 
 
-async def test_oversized_frame_closes_1009(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> None:
-    client = await connect(mock_soniox, http, max_msg_size=1024)
+async def test_oversized_frame_closes_1009(mock_soniox: MockSoniox, connect: Connect) -> None:
+    client = await connect(max_msg_size=1024)
     await client.send(stream_id="s", text="a" * 2000)
     assert await client.expect_close() == 1009
-    entry = await journal_entry(mock_soniox, lambda e: e.direction == "c2s" and e.kind == "invalid")
+    entry = await mock_soniox.journal.wait_for(
+        lambda e: e.direction == "c2s" and e.kind == "invalid"
+    )
     assert entry.endpoint == "tts"
 
 
@@ -636,7 +503,7 @@ async def test_legacy_key_in_stream_config(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     mock_soniox.configure(api_keys=("legacy-s3cret",))
-    client = await open_client(mock_soniox, http)
+    client = await open_tts(http, mock_soniox.tts_url, headers=None)
     await client.send(**stream_config("a", api_key="legacy-s3cret"))
     await client.send(stream_id="a", text="Hi.", text_end=True)
     assert_normal_end(await client.until_terminated("a"))
@@ -650,7 +517,7 @@ async def test_legacy_missing_or_wrong_key_is_a_stream_error(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     mock_soniox.configure(api_keys=("good",))
-    client = await open_client(mock_soniox, http)
+    client = await open_tts(http, mock_soniox.tts_url, headers=None)
     await client.send(**stream_config("none"))
     error = assert_error_end(await client.until_terminated("none"), 401, "unauthenticated")
     assert error["error_message"] == "Missing API key."
@@ -661,9 +528,9 @@ async def test_legacy_missing_or_wrong_key_is_a_stream_error(
     assert_normal_end(await client.until_terminated("right"))
 
 
-async def test_key_in_header_and_config_is_rejected(client: TtsClient) -> None:
-    await client.send(**stream_config("both", api_key="test-key"))
-    error = assert_error_end(await client.until_terminated("both"), 400, "invalid_request")
+async def test_key_in_header_and_config_is_rejected(tts_client: TtsClient) -> None:
+    await tts_client.send(**stream_config("both", api_key="test-key"))
+    error = assert_error_end(await tts_client.until_terminated("both"), 400, "invalid_request")
     assert error["error_message"] == "Send the API key in one place only."
 
 
@@ -672,7 +539,7 @@ async def test_legacy_connection_without_a_key_is_closed(
 ) -> None:
     """Keepalives do not authenticate: no valid config within the deadline -> 401 and close."""
     mock_soniox.configure(time_scale=0.001, tts_legacy_auth_timeout_s=20.0)
-    client = await open_client(mock_soniox, http)
+    client = await open_tts(http, mock_soniox.tts_url, headers=None)
     await client.send(keep_alive=True)
     frame = await client.receive()
     assert frame["error_code"] == 401 and "stream_id" not in frame
@@ -682,17 +549,10 @@ async def test_legacy_connection_without_a_key_is_closed(
 # --- Fault hooks (armed with ?fault= at the handshake) ---
 
 
-async def faulty_client(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession, spec: str
-) -> TtsClient:
-    ws = await http.ws_connect(mock_soniox.tts_url, headers=KEY, params={"fault": spec})
-    return TtsClient(ws)
-
-
 async def test_fault_error_on_the_second_stream(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    client = await faulty_client(mock_soniox, http, "error:code=402,stream=2")
+    client = await open_tts(http, with_faults(mock_soniox.tts_url, "error:code=402,stream=2"))
     await client.start("one", "Hi.")
     assert_normal_end(await client.until_terminated("one"))
     await client.start("two", "Hi.")
@@ -702,7 +562,7 @@ async def test_fault_error_on_the_second_stream(
 
 
 async def test_fault_no_audio_end(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> None:
-    client = await faulty_client(mock_soniox, http, "no_audio_end:stream=1")
+    client = await open_tts(http, with_faults(mock_soniox.tts_url, "no_audio_end:stream=1"))
     await client.start("s", TEXT)
     frames = await client.until_terminated("s")
     assert len(frames) > 1
@@ -713,7 +573,7 @@ async def test_fault_slow_paces_audio_slower_than_real_time(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     mock_soniox.configure(time_scale=0.1, tts_time_to_first_audio_ms=0)
-    client = await faulty_client(mock_soniox, http, "slow:rtf=2,stream=1")
+    client = await open_tts(http, with_faults(mock_soniox.tts_url, "slow:rtf=2,stream=1"))
     loop = asyncio.get_running_loop()
     started = loop.time()
     await client.start("s", "Hello world.")  # 0.72 s of audio: 1.44 s at rtf 2, scaled by 0.1

@@ -11,22 +11,16 @@ import aiohttp
 
 from mock_soniox.connection import Connection
 from mock_soniox.server.runner import ThreadedMockServer
+from mock_soniox.testing.common import BEARER
 from mock_soniox.testing.leaks import mock_allocations
 from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.tts import stream_config
 from mock_soniox.tts.session import TtsSession
 from mock_soniox.tts.stream import TtsStream
 
-KEY = {"Authorization": "Bearer test-key"}
 CONNECTIONS = 1000
 WARM_UP = 200
 BATCH = 50
-CONFIG: dict[str, Any] = {
-    "model": "tts-rt-v2",
-    "language": "en",
-    "voice": "Synthetic-Test",
-    "audio_format": "pcm_s16le",
-    "sample_rate": 24000,
-}
 
 
 def server_tasks(server: ThreadedMockServer) -> int:
@@ -44,16 +38,16 @@ def live_handler_objects() -> int:
 
 async def abandon(http: aiohttp.ClientSession, url: str, how: int) -> None:
     """Open a connection and leave in one of four ways (closing the session drops the rest)."""
-    ws = await http.ws_connect(url, headers=KEY)
+    ws = await http.ws_connect(url, headers=BEARER)
     if how == 0:
         await ws.close()  # polite, before any stream
         return
     stream_id = f"s{how}"
-    await ws.send_str(json.dumps({"stream_id": stream_id, **CONFIG}))
+    await ws.send_str(json.dumps(stream_config(stream_id)))
     if how == 1:
         return  # vanishes with a stream waiting for text
     await ws.send_str(json.dumps({"stream_id": stream_id, "text": "Hello there. " * 3}))
-    await ws.send_str(json.dumps({"stream_id": "other", **CONFIG}))
+    await ws.send_str(json.dumps(stream_config("other")))
     await ws.send_str(json.dumps({"stream_id": "other", "text": "Bye.", "text_end": True}))
     msg = await ws.receive(timeout=10)
     assert msg.type == aiohttp.WSMsgType.TEXT

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from unittest import mock
 
@@ -13,15 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from mock_soniox.server import admin
+from mock_soniox.testing.common import BEARER
 from mock_soniox.testing.pytest_plugin import MockSoniox
-
-KEY = {"Authorization": "Bearer test-key"}
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def call(
@@ -42,17 +34,22 @@ async def open_tts(
     http: aiohttp.ClientSession, mock_soniox: MockSoniox
 ) -> tuple[aiohttp.ClientWebSocketResponse, str]:
     """A bare TTS connection and its server-side id."""
-    ws = await http.ws_connect(mock_soniox.tts_url, headers=KEY)
+    ws = await http.ws_connect(mock_soniox.tts_url, headers=BEARER)
     opened = await mock_soniox.journal.wait_for(lambda e: e.kind == "open")
     return ws, opened.conn_id
+
+
+async def keep_alive(ws: aiohttp.ClientWebSocketResponse, mock_soniox: MockSoniox) -> None:
+    """Send one ``keep_alive`` and wait until the server has journaled it."""
+    await ws.send_str(json.dumps({"keep_alive": True}))
+    await mock_soniox.journal.wait_for(lambda e: e.kind == "keep_alive")
 
 
 async def test_connections_lists_live_sockets(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     ws, conn_id = await open_tts(http, mock_soniox)
-    await ws.send_str(json.dumps({"keep_alive": True}))
-    await mock_soniox.journal.wait_for(lambda e: e.kind == "keep_alive")
+    await keep_alive(ws, mock_soniox)
     listed = await call(http, "GET", mock_soniox.admin_url + "/connections")
     (conn,) = listed["connections"]
     assert conn["id"] == conn_id
@@ -84,7 +81,7 @@ async def test_faults_can_be_armed_listed_and_disarmed(
     assert [f["spec"] for f in listed] == ["refuse:status=503,times=1", "stall:endpoint=tts"]
 
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-        await http.ws_connect(mock_soniox.stt_url, headers=KEY)
+        await http.ws_connect(mock_soniox.stt_url, headers=BEARER)
     assert info.value.status == 503
     healed = (await call(http, "GET", url))["faults"][0]
     assert (healed["fired"], healed["healed"]) == (1, True)
@@ -170,8 +167,7 @@ async def test_journal_over_http_raw_and_normalised(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     ws, conn_id = await open_tts(http, mock_soniox)
-    await ws.send_str(json.dumps({"keep_alive": True}))
-    await mock_soniox.journal.wait_for(lambda e: e.kind == "keep_alive")
+    await keep_alive(ws, mock_soniox)
     await ws.close()
     await mock_soniox.journal.wait_for(lambda e: e.kind == "closed")
 

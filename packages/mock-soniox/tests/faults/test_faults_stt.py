@@ -7,23 +7,16 @@ the stream: 100 ms chunks of 16 kHz s16le mono make the arithmetic plain.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import numpy as np
-import pytest
 
+from mock_soniox.testing.common import BEARER, with_faults
 from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.stt import BASIC_CONFIG
 
-KEY = {"Authorization": "Bearer test-key"}
-CONFIG = {
-    "model": "stt-rt-v4",
-    "audio_format": "pcm_s16le",
-    "sample_rate": 16000,
-    "num_channels": 1,
-}
+CONFIG = {**BASIC_CONFIG, "model": "stt-rt-v4"}
 CHUNK_MS = 100
 
 
@@ -34,18 +27,11 @@ def chunk(i: int) -> bytes:
     return (tone * 32767).astype("<i2").tobytes()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def start(
     http: aiohttp.ClientSession, mock_soniox: MockSoniox, *specs: str, **kwargs: Any
 ) -> aiohttp.ClientWebSocketResponse:
-    query = "&".join("fault=" + quote(s, safe=":=,") for s in specs)
     ws: aiohttp.ClientWebSocketResponse = await http.ws_connect(
-        f"{mock_soniox.stt_url}?{query}", headers=KEY, **kwargs
+        with_faults(mock_soniox.stt_url, *specs), headers=BEARER, **kwargs
     )
     await ws.send_str(json.dumps(CONFIG))
     return ws
@@ -74,6 +60,27 @@ async def read_all(ws: aiohttp.ClientWebSocketResponse) -> tuple[list[dict[str, 
         return frames, msg.data if msg.type == aiohttp.WSMsgType.CLOSE else ws.close_code
 
 
+async def faulted_session(
+    http: aiohttp.ClientSession,
+    mock_soniox: MockSoniox,
+    spec: str,
+    chunks: int,
+    *,
+    finish: bool = False,
+    **kwargs: Any,
+) -> tuple[aiohttp.ClientWebSocketResponse, list[dict[str, Any]], Any]:
+    """A session with ``spec`` armed: config, ``chunks`` of audio (then finish), read to the end.
+
+    Returns the socket, every JSON frame and how the socket ended (as ``read_all``).
+    """
+    ws = await start(http, mock_soniox, spec, **kwargs)
+    await stream(ws, chunks)
+    if finish:
+        await ws.send_str("")
+    frames, ended = await read_all(ws)
+    return ws, frames, ended
+
+
 def audio_frames_before_fault(mock_soniox: MockSoniox) -> int:
     journal = mock_soniox.journal
     (fault,) = journal.events("fault")
@@ -83,9 +90,8 @@ def audio_frames_before_fault(mock_soniox: MockSoniox) -> int:
 async def test_error_after_ms_sends_results_then_the_error_then_closes(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await start(http, mock_soniox, "error:code=500,after_ms=1000")
-    await stream(ws, 10)  # exactly 1000 ms: the fault fires on the last chunk
-    frames, ended = await read_all(ws)
+    # 10 chunks, exactly 1000 ms: the fault fires on the last one.
+    _, frames, ended = await faulted_session(http, mock_soniox, "error:code=500,after_ms=1000", 10)
     assert frames[-1]["error_code"] == 500
     assert frames[-1]["error_type"] == "internal_error"
     results = frames[:-1]
@@ -99,9 +105,7 @@ async def test_error_after_ms_sends_results_then_the_error_then_closes(
 async def test_drop_after_ms_cuts_tcp_while_audio_flows(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await start(http, mock_soniox, "drop:after_ms=500")
-    await stream(ws, 5)
-    frames, _ = await read_all(ws)
+    ws, frames, _ = await faulted_session(http, mock_soniox, "drop:after_ms=500", 5)
     assert ws.close_code == 1006
     assert all("error_code" not in f for f in frames)
     assert audio_frames_before_fault(mock_soniox) == 5
@@ -111,9 +115,8 @@ async def test_drop_after_ms_cuts_tcp_while_audio_flows(
 async def test_drop_after_frames_counts_the_config_too(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await start(http, mock_soniox, "drop:after_frames=3")  # config + 2 audio chunks
-    await stream(ws, 2)
-    await read_all(ws)
+    # The third frame is the second audio chunk: the config counts too.
+    ws, _, _ = await faulted_session(http, mock_soniox, "drop:after_frames=3", 2)
     assert ws.close_code == 1006
     assert audio_frames_before_fault(mock_soniox) == 2
 
@@ -121,9 +124,7 @@ async def test_drop_after_frames_counts_the_config_too(
 async def test_close_after_ms_uses_the_code(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await start(http, mock_soniox, "close:code=1011,after_ms=300")
-    await stream(ws, 3)
-    frames, ended = await read_all(ws)
+    _, frames, ended = await faulted_session(http, mock_soniox, "close:code=1011,after_ms=300", 3)
     assert ended == 1011
     assert all("error_code" not in f for f in frames)
 
@@ -131,9 +132,8 @@ async def test_close_after_ms_uses_the_code(
 async def test_stall_withholds_results_and_pongs_until_the_client_gives_up(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await start(http, mock_soniox, "stall:after_ms=300", heartbeat=0.2)
-    await stream(ws, 8)  # 500 ms more audio after the stall: no results for it
-    frames, _ = await read_all(ws)
+    # 8 chunks: 500 ms more audio after the stall, and no results for it.
+    ws, frames, _ = await faulted_session(http, mock_soniox, "stall:after_ms=300", 8, heartbeat=0.2)
     assert ws.close_code == 1006
     assert isinstance(ws.exception(), aiohttp.ServerTimeoutError)
     assert frames, "results before the stall arrived"
@@ -144,10 +144,7 @@ async def test_stall_withholds_results_and_pongs_until_the_client_gives_up(
 async def test_delay_holds_back_results_and_the_journal_says_why(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await start(http, mock_soniox, "delay:ms=5")
-    await stream(ws, 3)
-    await ws.send_str("")  # finish
-    frames, ended = await read_all(ws)
+    _, frames, ended = await faulted_session(http, mock_soniox, "delay:ms=5", 3, finish=True)
     assert frames[-1]["finished"] is True
     assert ended == 1000
     sent = mock_soniox.journal.server_frames()
@@ -159,15 +156,11 @@ async def test_a_client_that_reconnects_with_the_same_url_recovers(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     spec = "drop:after_ms=200,times=1"
-    first = await start(http, mock_soniox, spec)
-    await stream(first, 4)
-    await read_all(first)
+    first, _, _ = await faulted_session(http, mock_soniox, spec, 4)
     assert first.close_code == 1006
 
-    second = await start(http, mock_soniox, spec)  # healed: the same spec no longer fires
-    await stream(second, 4)
-    await second.send_str("")
-    frames, ended = await read_all(second)
+    # Healed: the same spec no longer fires.
+    _, frames, ended = await faulted_session(http, mock_soniox, spec, 4, finish=True)
     assert frames[-1]["finished"] is True
     assert ended == 1000
     assert mock_soniox.journal.faults_applied() == [spec]

@@ -7,75 +7,35 @@ connection (``stream=K``, 1-based) or every stream; connection faults can trigge
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
-import pytest
 
+from mock_soniox.testing.common import with_faults
 from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.tts import TtsClient, open_tts, stream_config
 
-KEY = {"Authorization": "Bearer test-key"}
 TEXT = "Faults make clients honest."
+VOICE = {"model": "tts-rt-v1-preview", "voice": "Maya"}
 
 
 def config(stream_id: str) -> dict[str, Any]:
-    return {
-        "model": "tts-rt-v1-preview",
-        "language": "en",
-        "voice": "Maya",
-        "audio_format": "pcm_s16le",
-        "sample_rate": 24000,
-        "stream_id": stream_id,
-    }
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+    return stream_config(stream_id, **VOICE)
 
 
 async def connect(
     http: aiohttp.ClientSession, mock_soniox: MockSoniox, *specs: str, **kwargs: Any
-) -> aiohttp.ClientWebSocketResponse:
-    query = "&".join("fault=" + quote(s, safe=":=,") for s in specs)
-    ws: aiohttp.ClientWebSocketResponse = await http.ws_connect(
-        f"{mock_soniox.tts_url}?{query}", headers=KEY, **kwargs
-    )
-    return ws
+) -> TtsClient:
+    return await open_tts(http, with_faults(mock_soniox.tts_url, *specs), **kwargs)
 
 
-async def speak(ws: aiohttp.ClientWebSocketResponse, stream_id: str) -> None:
-    await ws.send_str(json.dumps(config(stream_id)))
-    await ws.send_str(json.dumps({"stream_id": stream_id, "text": TEXT, "text_end": True}))
+async def speak(client: TtsClient, stream_id: str) -> None:
+    await client.start(stream_id, TEXT, **VOICE)
 
 
-async def until_terminated(
-    ws: aiohttp.ClientWebSocketResponse, *stream_ids: str
-) -> dict[str, list[dict[str, Any]]]:
+async def until_terminated(client: TtsClient, *stream_ids: str) -> dict[str, list[dict[str, Any]]]:
     """Each stream's frames, until every one of ``stream_ids`` has ``terminated``."""
-    frames: dict[str, list[dict[str, Any]]] = {sid: [] for sid in stream_ids}
-    open_streams = set(stream_ids)
-    while open_streams:
-        msg = await ws.receive(timeout=10)
-        assert msg.type == aiohttp.WSMsgType.TEXT, msg
-        frame = json.loads(msg.data)
-        frames[frame["stream_id"]].append(frame)
-        if frame.get("terminated"):
-            open_streams.discard(frame["stream_id"])
-    return frames
-
-
-async def until_closed(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
-    frames: list[dict[str, Any]] = []
-    while True:
-        msg = await ws.receive(timeout=10)
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            return frames
-        frames.append(json.loads(msg.data))
+    return {stream_id: await client.until_terminated(stream_id) for stream_id in stream_ids}
 
 
 def shape(frames: list[dict[str, Any]]) -> list[str]:
@@ -96,40 +56,40 @@ def shape(frames: list[dict[str, Any]]) -> list[str]:
 async def test_error_on_the_kth_stream_only(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, mock_soniox, "error:code=408,stream=2")
-    await speak(ws, "one")
-    await ws.send_str(json.dumps(config("two")))  # text for it would get "not found"
-    await speak(ws, "three")
-    frames = await until_terminated(ws, "one", "two", "three")
+    client = await connect(http, mock_soniox, "error:code=408,stream=2")
+    await speak(client, "one")
+    await client.send(**config("two"))  # text for it would get "not found"
+    await speak(client, "three")
+    frames = await until_terminated(client, "one", "two", "three")
     assert shape(frames["one"]) == ["audio", "audio_end", "terminated"]
     assert shape(frames["two"]) == ["error 408", "terminated"]
     assert frames["two"][0]["error_type"] == "request_timeout"
     assert shape(frames["three"]) == ["audio", "audio_end", "terminated"]
-    assert not ws.closed  # per-stream errors leave the socket open
-    await ws.close()
+    assert not client.ws.closed  # per-stream errors leave the socket open
+    await client.ws.close()
 
 
 async def test_error_without_stream_hits_every_stream(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, mock_soniox, "error:code=402")
-    await ws.send_str(json.dumps(config("a")))
-    await ws.send_str(json.dumps(config("b")))
-    frames = await until_terminated(ws, "a", "b")
+    client = await connect(http, mock_soniox, "error:code=402")
+    await client.send(**config("a"))
+    await client.send(**config("b"))
+    frames = await until_terminated(client, "a", "b")
     assert shape(frames["a"]) == shape(frames["b"]) == ["error 402", "terminated"]
-    await ws.close()
+    await client.ws.close()
 
 
 async def test_no_audio_end_terminates_without_audio_end(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, mock_soniox, "no_audio_end:stream=1")
-    await speak(ws, "first")
-    await speak(ws, "second")
-    frames = await until_terminated(ws, "first", "second")
+    client = await connect(http, mock_soniox, "no_audio_end:stream=1")
+    await speak(client, "first")
+    await speak(client, "second")
+    frames = await until_terminated(client, "first", "second")
     assert shape(frames["first"]) == ["audio", "terminated"]
     assert shape(frames["second"]) == ["audio", "audio_end", "terminated"]
-    await ws.close()
+    await client.ws.close()
 
 
 async def test_slow_paces_audio_slower_than_real_time(
@@ -137,10 +97,10 @@ async def test_slow_paces_audio_slower_than_real_time(
 ) -> None:
     scale, rtf = 0.02, 3.0
     mock_soniox.configure(time_scale=scale)
-    ws = await connect(http, mock_soniox, f"slow:rtf={rtf}")
-    await speak(ws, "slow")
-    await until_terminated(ws, "slow")
-    await ws.close()
+    client = await connect(http, mock_soniox, f"slow:rtf={rtf}")
+    await speak(client, "slow")
+    await until_terminated(client, "slow")
+    await client.ws.close()
     text_sent = mock_soniox.journal.client_frames(endpoint="tts")[-1]
     audio = mock_soniox.journal.server_frames("audio", endpoint="tts")
     seconds = [e.data["audio"]["bytes"] / (24000 * 2) for e in audio]
@@ -154,56 +114,56 @@ async def test_slow_paces_audio_slower_than_real_time(
 async def test_conn_error_after_streams_fails_the_whole_connection(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, mock_soniox, "conn_error:code=503,after_streams=2")
-    await speak(ws, "one")
-    await until_terminated(ws, "one")
-    await ws.send_str(json.dumps(config("two")))
-    frames = await until_closed(ws)
+    client = await connect(http, mock_soniox, "conn_error:code=503,after_streams=2")
+    await speak(client, "one")
+    await until_terminated(client, "one")
+    await client.send(**config("two"))
+    frames = await client.until_closed()
     errors = [f for f in frames if "error_code" in f]
     assert [(e["error_code"], "stream_id" in e) for e in errors] == [(503, False)]
-    assert ws.close_code == 1000
+    assert client.ws.close_code == 1000
 
 
 async def test_drop_after_streams_cuts_mid_stream(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
     mock_soniox.configure(time_scale=0.05)  # keep stream one busy while stream two opens
-    ws = await connect(http, mock_soniox, "drop:after_streams=2")
-    await speak(ws, "one")
-    await ws.send_str(json.dumps(config("two")))
-    frames = await until_closed(ws)
-    assert ws.close_code == 1006
+    client = await connect(http, mock_soniox, "drop:after_streams=2")
+    await speak(client, "one")
+    await client.send(**config("two"))
+    frames = await client.until_closed()
+    assert client.ws.close_code == 1006
     assert not any(f.get("audio_end") or f.get("terminated") for f in frames)
 
 
 async def test_close_after_streams_uses_the_code(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, mock_soniox, "close:code=4029,after_streams=1")
-    await ws.send_str(json.dumps(config("s")))
-    await until_closed(ws)
-    assert ws.close_code == 4029
+    client = await connect(http, mock_soniox, "close:code=4029,after_streams=1")
+    await client.send(**config("s"))
+    await client.until_closed()
+    assert client.ws.close_code == 4029
 
 
 async def test_stall_after_a_stream_opens_sends_no_audio_and_no_pong(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, mock_soniox, "stall:after_streams=1", heartbeat=0.2)
-    await speak(ws, "s")
-    frames = await until_closed(ws)
+    client = await connect(http, mock_soniox, "stall:after_streams=1", heartbeat=0.2)
+    await speak(client, "s")
+    frames = await client.until_closed()
     assert frames == []
-    assert ws.close_code == 1006
-    assert isinstance(ws.exception(), aiohttp.ServerTimeoutError)
+    assert client.ws.close_code == 1006
+    assert isinstance(client.ws.exception(), aiohttp.ServerTimeoutError)
 
 
 async def test_delay_marks_every_server_frame(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, mock_soniox, "delay:ms=2")
-    await speak(ws, "d")
-    frames = await until_terminated(ws, "d")
+    client = await connect(http, mock_soniox, "delay:ms=2")
+    await speak(client, "d")
+    frames = await until_terminated(client, "d")
     assert shape(frames["d"]) == ["audio", "audio_end", "terminated"]
-    await ws.close()
+    await client.ws.close()
     sent = mock_soniox.journal.server_frames(endpoint="tts")
     assert len(sent) == len(frames["d"])
     assert {e.fault for e in sent} == {"delay:ms=2"}
@@ -214,9 +174,9 @@ async def test_stream_error_heals_for_the_reconnecting_client(
 ) -> None:
     spec = "error:code=503,stream=1,times=1"
     first = await connect(http, mock_soniox, spec)
-    await first.send_str(json.dumps(config("x")))
+    await first.send(**config("x"))
     assert shape((await until_terminated(first, "x"))["x"]) == ["error 503", "terminated"]
-    await first.close()
+    await first.ws.close()
     second = await connect(http, mock_soniox, spec)
     await speak(second, "x")
     assert shape((await until_terminated(second, "x"))["x"]) == [
@@ -224,19 +184,19 @@ async def test_stream_error_heals_for_the_reconnecting_client(
         "audio_end",
         "terminated",
     ]
-    await second.close()
+    await second.ws.close()
 
 
 async def test_streams_show_in_the_connection_listing(
     mock_soniox: MockSoniox, http: aiohttp.ClientSession
 ) -> None:
-    ws = await connect(http, mock_soniox, "stall:after_streams=1")
-    await ws.send_str(json.dumps(config("listed")))
+    client = await connect(http, mock_soniox, "stall:after_streams=1")
+    await client.send(**config("listed"))
     await mock_soniox.journal.wait_for(lambda e: e.kind == "fault")
     (conn,) = mock_soniox.connections()
     assert [(s["stream_id"], s["voice"]) for s in conn["streams"]] == [("listed", "Maya")]
     assert (conn["streams_opened"], conn["stalled"]) == (1, True)
-    await ws.close()
+    await client.ws.close()
 
 
 async def test_drop_after_ms_cuts_while_audio_is_flowing(
@@ -246,12 +206,12 @@ async def test_drop_after_ms_cuts_while_audio_is_flowing(
     # to send, starting ~15 ms after the text. The drop lands 300 ms after connecting: mid-audio,
     # with a wide margin on a busy machine.
     mock_soniox.configure(time_scale=0.1)
-    ws = await connect(http, mock_soniox, "drop:after_ms=3000", "slow:rtf=10")
-    await ws.send_str(json.dumps(config("long")))
+    client = await connect(http, mock_soniox, "drop:after_ms=3000", "slow:rtf=10")
+    await client.send(**config("long"))
     text = "Every chunk that leaves before the cut is heard, and none after it. " * 2
-    await ws.send_str(json.dumps({"stream_id": "long", "text": text[:100], "text_end": True}))
-    frames = await until_closed(ws)
-    assert ws.close_code == 1006
+    await client.send(stream_id="long", text=text[:100], text_end=True)
+    frames = await client.until_closed()
+    assert client.ws.close_code == 1006
     assert "audio_end" not in shape(frames)
     assert "terminated" not in shape(frames)
     # The server was mid-stream: audio went out before the cut, none after it. (Frames still in

@@ -1,0 +1,131 @@
+"""Helpers for tests of the TTS endpoint: stream configs, a raw aiohttp client and frame checks."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from .common import BEARER
+
+TEXT = "Hello there. How are you today?"
+# The config the bundled ``tts-maya`` fixture was recorded with: its texts replay the recording.
+MAYA: dict[str, Any] = {
+    "model": "tts-rt-v2",
+    "language": "en",
+    "voice": "Maya",
+    "audio_format": "pcm_s16le",
+    "sample_rate": 16000,
+    "return_timestamps": True,
+}
+
+
+def stream_config(stream_id: str = "s1", **fields: Any) -> dict[str, Any]:
+    """A stream's start message; ``fields`` override, and a field set to None is left out."""
+    config: dict[str, Any] = {
+        "stream_id": stream_id,
+        "model": "tts-rt-v2",
+        "language": "en",
+        "voice": "Synthetic-Test",  # no recorded fixture uses it: synthetic audio
+        "audio_format": "pcm_s16le",
+        "sample_rate": 24000,
+    }
+    config.update(fields)
+    return {k: v for k, v in config.items() if v is not None}
+
+
+class TtsClient:
+    """A raw client that sorts the server's frames by stream."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []  # everything received, in order
+        self.by_stream: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
+
+    async def send(self, **msg: Any) -> None:
+        await self.ws.send_str(json.dumps(msg))
+
+    async def start(self, stream_id: str = "s1", text: str = TEXT, **fields: Any) -> None:
+        """Open a stream (``stream_config`` with ``fields``) and send all its text."""
+        await self.send(**stream_config(stream_id, **fields))
+        await self.send(stream_id=stream_id, text=text, text_end=True)
+
+    async def receive(self, wait_s: float = 5.0) -> dict[str, Any]:
+        """The next frame, which must be text (JSON)."""
+        msg = await self.ws.receive(timeout=wait_s)
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        return self._keep(json.loads(msg.data))
+
+    async def until_terminated(self, stream_id: str, wait_s: float = 10.0) -> list[dict[str, Any]]:
+        """The stream's frames up to and including its ``terminated``."""
+        async with asyncio.timeout(wait_s):
+            while not self.by_stream[stream_id] or not self.by_stream[stream_id][-1].get(
+                "terminated"
+            ):
+                await self.receive()
+        return self.by_stream[stream_id]
+
+    async def until_closed(self, wait_s: float = 10.0) -> list[dict[str, Any]]:
+        """The frames that arrive until the socket ends (then ``ws.close_code`` says how)."""
+        frames: list[dict[str, Any]] = []
+        async with asyncio.timeout(wait_s):
+            while True:
+                msg = await self.ws.receive()
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    return frames
+                frames.append(self._keep(json.loads(msg.data)))
+
+    async def expect_close(self, wait_s: float = 5.0) -> int | None:
+        """Read to the end of the socket; its close code."""
+        await self.until_closed(wait_s)
+        return self.ws.close_code
+
+    def _keep(self, frame: dict[str, Any]) -> dict[str, Any]:
+        self.frames.append(frame)
+        self.by_stream[frame.get("stream_id")].append(frame)
+        return frame
+
+
+async def open_tts(
+    http: aiohttp.ClientSession,
+    url: str,
+    headers: Mapping[str, str] | None = BEARER,
+    **kwargs: Any,
+) -> TtsClient:
+    """A :class:`TtsClient` on ``url`` (``headers=None``: no key, for legacy auth)."""
+    return TtsClient(await http.ws_connect(url, headers=headers, **kwargs))
+
+
+def audio_of(frames: list[dict[str, Any]]) -> bytes:
+    """The audio the frames carry, decoded and joined."""
+    return b"".join(base64.b64decode(f["audio"], validate=True) for f in frames if "audio" in f)
+
+
+def characters_of(frames: list[dict[str, Any]]) -> str:
+    """The characters the frames' timestamps carry, joined (empty without ``return_timestamps``)."""
+    return "".join(c for f in frames for c in f.get("timestamps", {}).get("characters", []))
+
+
+def assert_normal_end(frames: list[dict[str, Any]]) -> None:
+    """Audio chunks, the last one with audio_end, then terminated; nothing else."""
+    assert frames[-1] == {"stream_id": frames[-1]["stream_id"], "terminated": True}
+    audio = frames[:-1]
+    assert audio, "no audio before terminated"
+    assert all("audio" in f and "error_code" not in f for f in audio)
+    assert [f["audio_end"] for f in audio] == [False] * (len(audio) - 1) + [True]
+
+
+def assert_error_end(frames: list[dict[str, Any]], code: int, error_type: str) -> dict[str, Any]:
+    """An error for the stream, then its terminated; returns the error frame."""
+    error, terminated = frames[-2], frames[-1]
+    assert terminated == {"stream_id": error["stream_id"], "terminated": True}
+    assert error["error_code"] == code, error
+    assert error["error_type"] == error_type, error
+    assert error["more_info"].endswith("#" + error_type.replace("_", "-"))
+    assert error["request_id"]
+    return error
