@@ -163,9 +163,8 @@ async def test_finish_finalizes_the_tail_before_finished(mock_soniox: MockSoniox
 async def test_finish_without_audio(mock_soniox: MockSoniox) -> None:
     async with aiohttp.ClientSession() as http:
         out = await run_session(http, mock_soniox.stt_url, BASIC_CONFIG, b"")
-    assert out.frames == [
-        {"tokens": [], "final_audio_proc_ms": 0, "total_audio_proc_ms": 0, "finished": True}
-    ]
+    [error] = out.frames  # the published 400 for a stream that ends with no audio
+    assert (error["error_code"], error["error_message"]) == (400, "No audio received.")
     assert out.close_code == 1000
 
 
@@ -186,7 +185,8 @@ async def test_keepalive_in_any_spelling_is_accepted(mock_soniox: MockSoniox) ->
     assert kinds[0] == "config" and kinds[-1] == "finish"
 
 
-async def test_empty_binary_frame_is_ignored_by_default(mock_soniox: MockSoniox) -> None:
+async def test_empty_binary_frame_is_ignored_when_configured(mock_soniox: MockSoniox) -> None:
+    mock_soniox.configure(stt_empty_binary_finishes=False)
     audio = pcm16(speech(("tone", 240)))
     async with aiohttp.ClientSession() as http:
         ws = await connect(http, mock_soniox.stt_url)

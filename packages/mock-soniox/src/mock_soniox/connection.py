@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from .auth import HandshakeAuth
-from .errors import ProtocolError, error_frame, from_exception
+from .errors import ProtocolError, error_frame, from_exception, stt_error_frame
 from .faults import ConnectionFaults, StreamFault
 from .journal import Journal
 from .settings import Settings
@@ -158,9 +158,12 @@ class Connection:
         )
 
     async def fail(self, exc: ProtocolError, *, fault: str | None = None) -> None:
-        """Connection-level error: the error frame, one log line, then a normal close."""
+        """Connection-level error: the error frame, one log line, then a normal close.
+
+        STT error frames carry ``"tokens": []`` as the STT reference shows them; TTS ones do not."""
         logger.info("%s: %d %s: %s", self.id, exc.code, exc.error_type, exc.message)
-        await self.send_json(from_exception(exc), kind="error", fault=fault)
+        frame = stt_error_frame(exc) if self.endpoint == "stt" else from_exception(exc)
+        await self.send_json(frame, kind="error", fault=fault)
         await self.close(1000, fault=fault)
 
     async def close(
