@@ -109,6 +109,7 @@ STT_INVALID_TEMP_KEY = "Invalid/expired temporary API key."
 STT_MISSING_KEY = MSG_MISSING_KEY
 STT_BALANCE = MSG_BALANCE
 STT_REQUEST_TIMEOUT = "Request timeout."
+STT_DECODE_TIMEOUT = "Audio data decode timeout"
 STT_START_TIMEOUT = "Start request timeout"
 STT_FIRST_AUDIO_TIMEOUT = "Timed out while waiting for the first audio chunk"
 STT_INPUT_TOO_SLOW = "Input too slow"

@@ -51,7 +51,6 @@ class Settings:
     stt_max_session_s: float = 300 * 60.0  # 300 minutes of audio -> "Audio is too long."
     stt_max_audio_bytes: int = 2 * 1024**3  # UNCONFIRMED: "Received too much audio data in total."
     stt_max_concurrent_per_key: int = 10  # -> 429 limit_exceeded
-    stt_max_requests_per_minute_per_key: int = 0  # 0: off (the service's default is 100)
     stt_empty_binary_finishes: bool = True  # the reference: an empty frame, binary or text
     stt_result_interval_ms: int = 120  # how much new audio triggers a result message
     stt_context_max_chars: int = 10_000

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 
+from .. import models
 from ..auth import redact
 from ..faults import SENDABLE_CLOSE_CODES, FaultSpecError
 from ..journal import Direction, JournalEntry
@@ -150,6 +151,11 @@ def patch_settings(state: MockState, changes: dict[str, Any]) -> Settings:
         raise AdminError(400, "time_scale must be >= 0")
     if values.get("journal_max_entries", 1) < 1:
         raise AdminError(400, "journal_max_entries must be >= 1")
+    if "models_file" in values:
+        try:
+            models.load(values["models_file"])
+        except models.CatalogueError as exc:
+            raise AdminError(400, str(exc)) from None
     new = dataclasses.replace(state.settings, **values)
     state.update(new)
     return new

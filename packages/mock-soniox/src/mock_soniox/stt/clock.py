@@ -29,6 +29,11 @@ class AudioClock:
     def ms(self) -> float:
         return self.frames * 1000.0 / self.sample_rate if self.sample_rate else 0.0
 
+    @property
+    def header_pending(self) -> bool:
+        """Container audio has begun but its header is not complete yet."""
+        return self.format is None and bool(self._pending)
+
     def frames_for_ms(self, ms: float) -> int:
         return int(ms * self.sample_rate / 1000) if self.sample_rate else 0
 

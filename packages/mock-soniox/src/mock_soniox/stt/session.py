@@ -28,6 +28,7 @@ from ..errors import (
     STT_CONCURRENCY_PROJECT,
     STT_CONTROL_INVALID_TYPE,
     STT_CONTROL_MALFORMED,
+    STT_DECODE_TIMEOUT,
     STT_FIRST_AUDIO_TIMEOUT,
     STT_INPUT_TOO_SLOW,
     STT_INVALID_KEY,
@@ -110,7 +111,9 @@ class _Session:
 
         while True:
             # On a tie the more specific timer speaks (first audio, then too slow, then idle).
-            deadlines = [(idle_deadline, 2, STT_REQUEST_TIMEOUT)]
+            # Container audio whose header never completed: the decoder is what timed out.
+            idle_message = STT_DECODE_TIMEOUT if clock.header_pending else STT_REQUEST_TIMEOUT
+            deadlines = [(idle_deadline, 2, idle_message)]
             if first_audio_deadline is not None:
                 deadlines.append((first_audio_deadline, 0, STT_FIRST_AUDIO_TIMEOUT))
             slow = self._too_slow_deadline(clock)

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import WSMsgType
 
+from .. import models
 from ..connection import Connection, StreamInfo
 from ..errors import MSG_BAD_KEY, MSG_MISSING_KEY, ProtocolError, from_exception
 from ..faults.engine import StreamFault
@@ -215,7 +216,7 @@ class TtsSession:
             await self.kill(self.streams[stream_id], error)
             return False
         try:
-            config = parse_stream_config(msg)
+            config = parse_stream_config(msg, models.load(self.settings.models_file))
             self._authenticate(config)
         except ProtocolError as exc:
             await self.end_stream(stream_id, exc)
