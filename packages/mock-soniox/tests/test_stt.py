@@ -42,7 +42,8 @@ async def test_livekit_style_session_gets_endpointed_utterances(mock_soniox: Moc
     assert text.count("<end>") == 2
     first, second, _ = text.split("<end>")
     assert first[0].isupper() and first.endswith(".")
-    assert second[0].isupper() and second.endswith(".")
+    # Every word after the session's first has its leading space, sentence starts included.
+    assert second.startswith(" ") and second[1].isupper() and second.endswith(".")
     spoken = [t for t in out.finals if not t["text"].startswith("<")]
     assert all(t["language"] == "en" and t["speaker"] in ("1", "2") for t in spoken)
     assert all(0.0 <= t["confidence"] <= 1.0 for t in spoken)
@@ -90,6 +91,7 @@ async def test_transcript_depends_on_audio_not_on_chunking(mock_soniox: MockSoni
 async def test_end_marker_honours_max_endpoint_delay(
     mock_soniox: MockSoniox, max_delay: int, expected_silence: int
 ) -> None:
+    mock_soniox.configure(stt_endpoint_delay_ms=800)  # the bound shows above the 500 minimum
     config = {**LK_CONFIG, "max_endpoint_delay_ms": max_delay}
     audio = pcm16(speech(("tone", 600), ("silence", 3500)))
     async with aiohttp.ClientSession() as http:
@@ -102,6 +104,7 @@ async def test_end_marker_honours_max_endpoint_delay(
 
 
 async def test_endpoint_sensitivity_makes_endpoints_sooner(mock_soniox: MockSoniox) -> None:
+    mock_soniox.configure(stt_endpoint_delay_ms=800)
     config = {**LK_CONFIG, "endpoint_sensitivity": 1.0}
     audio = pcm16(speech(("tone", 600), ("silence", 2000)))
     async with aiohttp.ClientSession() as http:
