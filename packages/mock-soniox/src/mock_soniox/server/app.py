@@ -55,7 +55,7 @@ def _stt_session(state: MockState) -> Session:
 
 def _tts_session(state: MockState) -> Session:
     def run(conn: Connection) -> Awaitable[None]:
-        return run_tts_session(conn, state.tts_source_factory)
+        return run_tts_session(conn, state.tts_source_factory, state.tts_usage)
 
     return run
 

@@ -23,8 +23,12 @@ THREAD_SYNTH_CHARS = 2000
 # Encoding costs far more than synthesis: compressed formats (tens of ms even for a sentence) and
 # raw speech longer than this are encoded in a worker thread too.
 THREAD_ENCODE_S = 20.0
-# A sentence is complete at . ! ? (or CJK equivalents) followed by whitespace, or at a newline.
-_SENTENCE_END = re.compile(r"(?:[.!?\u2026\u3002\uff01\uff1f][\"')\]]*\s+|\n)")
+# A sentence is complete at . ! ? followed by whitespace, at a newline, or at a CJK full stop,
+# exclamation or question mark (U+3002, U+FF01, U+FF1F; Chinese and Japanese put no space after
+# them), closing quotes and brackets included.
+_SENTENCE_END = re.compile(
+    r"(?:[.!?\u2026][\"')\]]*\s+|[\u3002\uff01\uff1f][\"')\]\u300d\u300f\uff09\u201d]*\s*|\n)"
+)
 
 
 class StreamOwner(Protocol):
