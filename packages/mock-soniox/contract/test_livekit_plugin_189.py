@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import wave
+from importlib import resources
 
 import aiohttp
 from livekit import rtc
@@ -41,6 +44,36 @@ async def test_stt_stream_reaches_final_transcript_and_end_of_speech(
     # Its config frame (with explicit nulls) was accepted as the service accepts it.
     config = mock_soniox.journal.client_frames(kind="config", endpoint="stt")[0].data
     assert config["context"] is None and config["max_endpoint_delay_ms"] == 2000
+
+
+async def test_stt_gets_a_final_per_sentence_of_read_speech(mock_soniox: MockSoniox) -> None:
+    """A bundled three-sentence recording (espeak-ng), then 3 s of silence, transcribed by the
+    synthetic transcriber (fixtures off): 1.8.9 emits finals only on <end>, so each sentence must
+    end with one at the plugin's default max_endpoint_delay_ms."""
+    mock_soniox.configure(fixtures_bundled=False)
+    recording = resources.files("mock_soniox").joinpath("library/stt-en-single-speaker.wav")
+    with wave.open(io.BytesIO(recording.read_bytes())) as wav:
+        assert (wav.getframerate(), wav.getnchannels()) == (SAMPLE_RATE, 1)
+        audio = wav.readframes(wav.getnframes()) + b"\0\0" * SAMPLE_RATE * 3
+    async with aiohttp.ClientSession() as http:
+        engine = soniox.STT(api_key="contract-key", base_url=mock_soniox.stt_url, http_session=http)
+        stream = engine.stream()
+        for chunk in chunks(audio):
+            stream.push_frame(
+                rtc.AudioFrame(
+                    chunk, SAMPLE_RATE, num_channels=1, samples_per_channel=len(chunk) // 2
+                )
+            )
+        finals: list[str] = []
+        async with asyncio.timeout(30):
+            async for event in stream:
+                if event.type == lk_stt.SpeechEventType.FINAL_TRANSCRIPT:
+                    finals.append(event.alternatives[0].text)
+                if len(finals) == 3:
+                    break
+        await stream.aclose()
+    assert len(finals) == 3, finals
+    assert all(text.strip().endswith(".") for text in finals)
 
 
 async def test_tts_synthesize_and_concurrent_streams_share_one_socket(

@@ -93,7 +93,7 @@ async def test_429_then_ok_is_retried(
     stt.on("error", errors.append)
     events = await asyncio.wait_for(run_stream(stt, speech_like_audio(utterances=3)), 10)
     assert [(e.recoverable, e.error.status_code) for e in errors] == [(True, 429)]
-    assert "Concurrent request limit exceeded." in str(errors[0].error)
+    assert "exceeded max number of concurrent requests." in str(errors[0].error)
     assert_same_words(events, expected)
 
 

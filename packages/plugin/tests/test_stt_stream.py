@@ -239,7 +239,7 @@ async def test_api_key_never_logged(
         await asyncio.wait_for(run_stream(stt, speech_like_audio(utterances=1)), 10)
     assert info.value.status_code == 401
     assert info.value.retryable is False
-    assert "Incorrect API key provided." in str(info.value)
+    assert "Invalid API key." in str(info.value)
     assert len(mock_soniox.journal.select(kind="open")) == 1  # not retried
     assert KEY not in caplog.text
     assert KEY not in str(info.value) and KEY not in repr(info.value.body)

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from . import models
 from .auth import is_loopback_name
 from .faults import FaultSpecError, parse_faults
 from .fixtures import cli as fixture_cli
@@ -33,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fixtures", default=None, help="directory of recorded fixtures")
     serve.add_argument("--time-scale", type=float, default=None, help="1.0 real time, 0 no pacing")
     serve.add_argument("--seed", type=int, default=None, help="seed for anything random")
+    serve.add_argument(
+        "--models", default=None, metavar="FILE", help="a model catalogue replacing models.json"
+    )
     serve.add_argument(
         "--api-key", action="append", default=None, help="accept only this key (repeatable)"
     )
@@ -83,6 +87,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         seed=args.seed,
         api_keys=tuple(args.api_key) if args.api_key else None,
         log_level=args.log_level,
+        models_file=args.models,
     )
 
 
@@ -149,6 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        models.load(settings.models_file)
+    except models.CatalogueError as exc:
+        print(f"error: --models: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from .auth import HandshakeAuth
-from .errors import ProtocolError, error_frame, from_exception
+from .errors import ProtocolError, error_frame, from_exception, stt_error_frame
 from .faults import ConnectionFaults, StreamFault
 from .journal import Journal
 from .sanitize import for_message
@@ -188,11 +188,13 @@ class Connection:
         )
 
     async def fail(self, exc: ProtocolError, *, fault: str | None = None) -> None:
-        """Connection-level error: the error frame, one log line, then a normal close."""
-        logger.info(
-            "%s: %d %s: %s", self.id, exc.code, exc.error_type, for_message(exc.message, 300)
-        )
-        await self.send_json(from_exception(exc), kind="error", fault=fault)
+        """Connection-level error: the error frame, one log line, then a normal close.
+
+        STT error frames carry ``"tokens": []`` as the STT reference shows them; TTS ones do not."""
+        message = for_message(exc.message, 300)
+        logger.info("%s: %d %s: %s", self.id, exc.code, exc.error_type, message)
+        frame = stt_error_frame(exc) if self.endpoint == "stt" else from_exception(exc)
+        await self.send_json(frame, kind="error", fault=fault)
         await self.close(1000, fault=fault)
 
     async def close(

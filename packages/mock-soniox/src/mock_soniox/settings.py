@@ -40,14 +40,25 @@ class Settings:
 
     max_msg_size: int = 4 * 1024 * 1024
 
-    # STT timers and limits.
-    stt_idle_timeout_s: float = 20.0  # no audio and no keepalive -> 408
-    stt_config_timeout_s: float = 10.0  # UNCONFIRMED: how long to wait for the config frame
-    stt_max_session_s: float = 300 * 60.0  # 300 minutes of audio
+    # The model catalogue (models.json in the package unless this names a replacement).
+    models_file: str | None = None
+
+    # STT timers and limits (408 messages as published; the lengths are not, see README).
+    stt_idle_timeout_s: float = 20.0  # no audio and no keepalive -> 408 "Request timeout."
+    stt_config_timeout_s: float = 10.0  # UNCONFIRMED: no config -> 408 "Start request timeout"
+    stt_first_audio_timeout_s: float = 20.0  # UNCONFIRMED: config, then no audio -> 408
+    stt_input_too_slow_margin_s: float = 10.0  # UNCONFIRMED: audio behind wall time -> 408
+    stt_max_session_s: float = 300 * 60.0  # 300 minutes of audio -> "Audio is too long."
+    stt_max_audio_bytes: int = 2 * 1024**3  # UNCONFIRMED: "Received too much audio data in total."
     stt_max_concurrent_per_key: int = 10  # -> 429 limit_exceeded
-    stt_empty_binary_finishes: bool = False  # UNCONFIRMED; default: empty binary is ignored
+    stt_empty_binary_finishes: bool = True  # the reference: an empty frame, binary or text
     stt_result_interval_ms: int = 120  # how much new audio triggers a result message
     stt_context_max_chars: int = 10_000
+    # Synthetic transcript: silence after a sentence that ends it with <end> (at
+    # endpoint_sensitivity 0; never more than max_endpoint_delay_ms), and how far results trail
+    # the audio (total_audio_proc_ms behind the audio clock).
+    stt_endpoint_delay_ms: int = 300  # UNCONFIRMED: the typical endpoint of read speech
+    stt_processing_lag_ms: int = 0
 
     # TTS timers and limits.
     tts_max_streams_per_connection: int = 5
@@ -69,6 +80,10 @@ class Settings:
     send_buffer_bytes: int = 1 * 2**20
     send_timeout_s: float = 10.0
     http_idle_timeout_s: float = 15.0
+    # Per-key concurrency across connections (0: off). The limits page says 3, but its two
+    # versions disagree on what counts (connections or streams), so both are opt-in.
+    tts_max_connections_per_key: int = 0
+    tts_max_streams_per_key: int = 0
 
     # Journal: every frame both ways (a ring buffer; switch it off for load runs).
     journal_enabled: bool = True
@@ -119,9 +134,17 @@ class Settings:
         return cls(**values)
 
 
-# Numeric settings for which 0 means something (no pacing, a free port, no delay, no context).
+# Numeric settings for which 0 means something (no pacing, a free port, no delay, no limit).
 _MAY_BE_ZERO = frozenset(
-    {"time_scale", "port", "tts_time_to_first_audio_ms", "stt_context_max_chars"}
+    {
+        "time_scale",
+        "port",
+        "tts_time_to_first_audio_ms",
+        "stt_context_max_chars",
+        "stt_processing_lag_ms",
+        "tts_max_connections_per_key",  # 0: no limit
+        "tts_max_streams_per_key",  # 0: no limit
+    }
 )
 
 

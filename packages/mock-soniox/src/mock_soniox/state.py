@@ -12,6 +12,7 @@ from .journal import Journal
 from .settings import Settings
 from .stt.source import SourceFactory as SttSourceFactory
 from .stt.source import synthetic_source as stt_synthetic_source
+from .tts.session import TtsKeyUsage
 from .tts.source import TtsSourceFactory
 from .tts.source import synthetic_source_factory as tts_synthetic_source
 
@@ -27,6 +28,7 @@ class MockState:
         )
         self.connections: dict[str, Connection] = {}
         self.stt_sessions_by_key: Counter[str] = Counter()
+        self.tts_usage = TtsKeyUsage()  # per-key TTS connections and streams (opt-in limits)
         self.faults = FaultRegistry(settings.seed)
         # Picks each STT session's result source; the server installs fixture replay here.
         self.stt_source_factory: SttSourceFactory = stt_synthetic_source

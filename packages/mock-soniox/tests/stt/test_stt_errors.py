@@ -30,7 +30,15 @@ async def session_error(
     assert out.close_code == 1000
     assert len(out.errors) == 1 and out.frames[-1] is out.errors[0]
     error = out.errors[0]
-    assert set(error) == {"error_code", "error_type", "error_message", "more_info", "request_id"}
+    assert set(error) == {
+        "tokens",
+        "error_code",
+        "error_type",
+        "error_message",
+        "more_info",
+        "request_id",
+    }
+    assert error["tokens"] == []  # as the STT reference shows error frames
     assert error["more_info"].endswith("#" + error["error_type"].replace("_", "-"))
     return out
 
@@ -43,23 +51,23 @@ def config(**changes: Any) -> str:
     ("changes", "field"),
     [
         ({"model": None}, "model"),
-        ({"audio_format": "pcm_s12le"}, "audio_format"),
+        ({"audio_format": "pcm_s12le"}, "Invalid audio data format: pcm_s12le"),
         ({"audio_format": 5}, "audio_format"),
-        ({"sample_rate": None}, "sample_rate"),
+        ({"sample_rate": None}, "sample rate must be specified"),
         ({"sample_rate": 1000}, "sample_rate"),
         ({"sample_rate": "16000"}, "sample_rate"),
-        ({"num_channels": None}, "num_channels"),
+        ({"num_channels": None}, "channels must be specified"),
         ({"num_channels": 9}, "num_channels"),
         ({"num_channels": True}, "num_channels"),
         ({"language_hints": "en"}, "language_hints"),
-        ({"language_hints": ["eng"]}, "language_hints"),
+        ({"language_hints": ["eng"]}, "Invalid language hint."),
         ({"language_hints_strict": "yes"}, "language_hints_strict"),
         ({"context": 42}, "context"),
         ({"context": {"general": [{"key": "a"}]}}, "context.general"),
         ({"context": {"terms": "Soniox"}}, "context.terms"),
         ({"context": {"text": ["x"]}}, "context.text"),
         ({"context": {"translation_terms": [{"source": "a"}]}}, "context.translation_terms"),
-        ({"context": "x" * 10_001}, "context"),
+        ({"context": "x" * 10_001}, "Context is too long (max length 10000)."),
         ({"enable_speaker_diarization": 1}, "enable_speaker_diarization"),
         ({"enable_language_identification": "true"}, "enable_language_identification"),
         ({"enable_endpoint_detection": 0}, "enable_endpoint_detection"),
@@ -73,7 +81,7 @@ def config(**changes: Any) -> str:
         ({"translation": {"type": "two_way", "language_a": "en"}}, "translation.language_b"),
         ({"translation": {"type": "three_way"}}, "translation.type"),
         ({"translation": "es"}, "translation"),
-        ({"client_reference_id": "x" * 257}, "client_reference_id"),
+        ({"client_reference_id": "x" * 257}, "Client reference ID is too long (max length 256)"),
         ({"client_reference_id": 7}, "client_reference_id"),
         ({"audio_format": "mp3"}, "audio_format"),
     ],
@@ -108,6 +116,7 @@ async def test_v5_only_fields_on_older_models(
 @pytest.mark.parametrize(
     "model",
     [
+        "stt-rt-v6",
         "stt-rt-v5",
         "stt-rt-v4",
         "stt-rt-v3",
@@ -120,6 +129,7 @@ async def test_current_models_and_aliases_are_accepted(mock_soniox: MockSoniox, 
     async with aiohttp.ClientSession() as http:
         ws = await connect(http, mock_soniox.stt_url)
         await ws.send_str(config(model=model))
+        await ws.send_bytes(SPEECH_CHUNK)
         await ws.send_str("")
         out = await read_all(ws)
     assert not out.errors and out.frames[-1]["finished"] is True
@@ -157,6 +167,7 @@ async def test_unknown_extra_fields_are_ignored(mock_soniox: MockSoniox) -> None
     async with aiohttp.ClientSession() as http:
         ws = await connect(http, mock_soniox.stt_url)
         await ws.send_str(config(enable_non_final_tokens=True))
+        await ws.send_bytes(SPEECH_CHUNK)
         await ws.send_str("")
         out = await read_all(ws)
     assert not out.errors
@@ -165,17 +176,20 @@ async def test_unknown_extra_fields_are_ignored(mock_soniox: MockSoniox) -> None
 @pytest.mark.parametrize(
     ("frames", "words"),
     [
-        (["{not json"], "Invalid JSON"),
-        (["[1, 2]"], "JSON object"),
-        ([""], "Invalid JSON"),
-        (['{"type": "keepalive"}'], "configuration message"),
-        ([SPEECH_CHUNK], "before the configuration"),
-        ([config(), "{oops"], "Invalid JSON"),
-        ([config(), '"keepalive"'], "JSON objects"),
-        ([config(), '{"type": "pause"}'], "Unknown message type"),
-        ([config(), "{}"], "Unknown message type"),
-        ([config(), config()], "Configuration already received"),
-        ([config(), '{"type": "finalize", "trailing_silence_ms": -1}'], "trailing_silence_ms"),
+        (["{not json"], "Start request is malformed."),
+        (["[1, 2]"], "Start request is malformed."),
+        ([""], "Start request is malformed."),
+        (['{"type": "keepalive"}'], "Start request is malformed."),
+        ([SPEECH_CHUNK], "Start request must be a text message."),
+        ([config(), "{oops"], "Control request is malformed."),
+        ([config(), '"keepalive"'], "Control request is malformed."),
+        ([config(), '{"type": "pause"}'], "Control request invalid type."),
+        ([config(), "{}"], "Control request invalid type."),
+        ([config(), config()], "Control request invalid type."),
+        (
+            [config(), '{"type": "finalize", "trailing_silence_ms": -1}'],
+            "Control request is malformed.",
+        ),
     ],
 )
 async def test_bad_input_gets_400_and_close(
@@ -194,6 +208,7 @@ async def test_legacy_api_key_in_config(mock_soniox: MockSoniox) -> None:
     async with aiohttp.ClientSession() as http:
         ws = await connect(http, mock_soniox.stt_url, headers={})
         await ws.send_str(config(api_key="legacy-key"))
+        await ws.send_bytes(SPEECH_CHUNK)
         await ws.send_str("")
         out = await read_all(ws)
     assert not out.errors and out.frames[-1]["finished"] is True
@@ -203,7 +218,7 @@ async def test_legacy_api_key_in_config(mock_soniox: MockSoniox) -> None:
 
 
 @pytest.mark.parametrize(
-    ("api_key", "message"), [(None, "Missing API key."), ("wrong", "Incorrect API key provided.")]
+    ("api_key", "message"), [(None, "Missing API key."), ("wrong", "Invalid API key.")]
 )
 async def test_legacy_api_key_missing_or_wrong(
     mock_soniox: MockSoniox, api_key: str | None, message: str
@@ -226,6 +241,7 @@ async def test_subprotocol_key_works_for_stt(mock_soniox: MockSoniox) -> None:
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(mock_soniox.stt_url, protocols=("soniox-api-key", "k1"))
         await ws.send_str(config())
+        await ws.send_bytes(SPEECH_CHUNK)
         await ws.send_str("")
         out = await read_all(ws)
     assert not out.errors
@@ -248,6 +264,7 @@ async def test_concurrent_sessions_per_key_are_limited(mock_soniox: MockSoniox) 
         # Another key is not affected.
         other = await connect(http, mock_soniox.stt_url, {"Authorization": "Bearer other-key"})
         await other.send_str(config())
+        await other.send_bytes(SPEECH_CHUNK)
         await other.send_str("")
         assert not (await read_all(other)).errors
         # Finishing one admitted session frees its slot (the count drops before the close).
@@ -255,6 +272,7 @@ async def test_concurrent_sessions_per_key_are_limited(mock_soniox: MockSoniox) 
         await read_all(admitted[0])
         again = await connect(http, mock_soniox.stt_url)
         await again.send_str(config())
+        await again.send_bytes(SPEECH_CHUNK)
         await again.send_str("")
         assert not (await read_all(again)).errors
         await admitted[1].close()

@@ -42,7 +42,8 @@ async def test_livekit_style_session_gets_endpointed_utterances(mock_soniox: Moc
     assert text.count("<end>") == 2
     first, second, _ = text.split("<end>")
     assert first[0].isupper() and first.endswith(".")
-    assert second[0].isupper() and second.endswith(".")
+    # Every word after the session's first has its leading space, sentence starts included.
+    assert second.startswith(" ") and second[1].isupper() and second.endswith(".")
     spoken = [t for t in out.finals if not t["text"].startswith("<")]
     assert all(t["language"] == "en" and t["speaker"] in ("1", "2") for t in spoken)
     assert all(0.0 <= t["confidence"] <= 1.0 for t in spoken)
@@ -90,6 +91,7 @@ async def test_transcript_depends_on_audio_not_on_chunking(mock_soniox: MockSoni
 async def test_end_marker_honours_max_endpoint_delay(
     mock_soniox: MockSoniox, max_delay: int, expected_silence: int
 ) -> None:
+    mock_soniox.configure(stt_endpoint_delay_ms=800)  # the bound shows above the 500 minimum
     config = {**LK_CONFIG, "max_endpoint_delay_ms": max_delay}
     audio = pcm16(speech(("tone", 600), ("silence", 3500)))
     async with aiohttp.ClientSession() as http:
@@ -102,6 +104,7 @@ async def test_end_marker_honours_max_endpoint_delay(
 
 
 async def test_endpoint_sensitivity_makes_endpoints_sooner(mock_soniox: MockSoniox) -> None:
+    mock_soniox.configure(stt_endpoint_delay_ms=800)
     config = {**LK_CONFIG, "endpoint_sensitivity": 1.0}
     audio = pcm16(speech(("tone", 600), ("silence", 2000)))
     async with aiohttp.ClientSession() as http:
@@ -163,9 +166,8 @@ async def test_finish_finalizes_the_tail_before_finished(mock_soniox: MockSoniox
 async def test_finish_without_audio(mock_soniox: MockSoniox) -> None:
     async with aiohttp.ClientSession() as http:
         out = await run_session(http, mock_soniox.stt_url, BASIC_CONFIG, b"")
-    assert out.frames == [
-        {"tokens": [], "final_audio_proc_ms": 0, "total_audio_proc_ms": 0, "finished": True}
-    ]
+    [error] = out.frames  # the published 400 for a stream that ends with no audio
+    assert (error["error_code"], error["error_message"]) == (400, "No audio received.")
     assert out.close_code == 1000
 
 
@@ -186,7 +188,8 @@ async def test_keepalive_in_any_spelling_is_accepted(mock_soniox: MockSoniox) ->
     assert kinds[0] == "config" and kinds[-1] == "finish"
 
 
-async def test_empty_binary_frame_is_ignored_by_default(mock_soniox: MockSoniox) -> None:
+async def test_empty_binary_frame_is_ignored_when_configured(mock_soniox: MockSoniox) -> None:
+    mock_soniox.configure(stt_empty_binary_finishes=False)
     audio = pcm16(speech(("tone", 240)))
     async with aiohttp.ClientSession() as http:
         ws = await connect(http, mock_soniox.stt_url)

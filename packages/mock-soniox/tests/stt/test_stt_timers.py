@@ -25,7 +25,7 @@ async def test_idle_session_gets_408_and_close(mock_soniox: MockSoniox) -> None:
         out = await read_all(ws)
     assert [f["error_code"] for f in out.frames] == [408]
     assert out.frames[0]["error_type"] == "request_timeout"
-    assert out.frames[0]["error_message"] == "Request timeout"
+    assert out.frames[0]["error_message"] == "Timed out while waiting for the first audio chunk"
     assert out.close_code == 1000
 
 
@@ -40,7 +40,11 @@ async def test_missing_config_gets_408(mock_soniox: MockSoniox) -> None:
 async def test_keepalive_and_audio_reset_the_idle_timer(mock_soniox: MockSoniox) -> None:
     # 200 ms idle timeout; the client stays active for about three times as long.
     mock_soniox.configure(
-        time_scale=SCALE, stt_idle_timeout_s=200.0, stt_config_timeout_s=SLOW_CONFIG
+        time_scale=SCALE,
+        stt_idle_timeout_s=200.0,
+        stt_config_timeout_s=SLOW_CONFIG,
+        stt_first_audio_timeout_s=SLOW_CONFIG,
+        stt_input_too_slow_margin_s=SLOW_CONFIG,
     )
     audio = pcm16(speech(("tone", 120)))
     async with aiohttp.ClientSession() as http:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import DEFAULT_MESSAGES, ProtocolError
+from ..errors import ProtocolError
 from ..settings import Settings
 from .spec import CONNECTION_FAULTS, STREAM_FAULTS, FaultSpec
 
@@ -147,8 +147,8 @@ class ConnectionFaults:
             await conn.close(int(spec.get("code", 1000)), fault=spec.text)
             return True
         code = int(spec.get("code"))  # error (STT) and conn_error (TTS): error frame, then close
-        message = DEFAULT_MESSAGES.get(code, "Error.")
-        await conn.fail(ProtocolError(code, message), fault=spec.text)
+        # No message: the connection fills in its endpoint's published default for the code.
+        await conn.fail(ProtocolError(code, ""), fault=spec.text)
         return True
 
     # --- the timer, for faults that must fire while the client is silent ---

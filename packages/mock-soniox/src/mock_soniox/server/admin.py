@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
+from .. import models
 from ..auth import host_name, is_loopback, is_loopback_name, redact
 from ..connection import Connection
 from ..faults import SENDABLE_CLOSE_CODES, FaultSpecError
@@ -143,6 +144,11 @@ def patch_settings(state: MockState, changes: dict[str, Any]) -> Settings:
         if name in FIXED_SETTINGS:
             raise AdminError(400, f"{name} cannot change while the server is listening")
         values[name] = _coerce(name, str(f.type), value)
+    if "models_file" in values:
+        try:
+            models.load(values["models_file"])
+        except models.CatalogueError as exc:
+            raise AdminError(400, str(exc)) from None
     try:
         new = dataclasses.replace(state.settings, **values)  # Settings checks every range
     except ValueError as exc:

@@ -18,6 +18,7 @@ from ..fixtures.replay.tts import tts_source_factory
 from ..protocol import STT_PATH, TTS_PATH
 from ..settings import Settings
 from ..state import STATE_KEY, MockState
+from ..stt.session import bad_key_message
 from ..stt.session import run_session as run_stt_session
 from ..tts.session import run_session as run_tts_session
 from . import admin
@@ -54,7 +55,7 @@ def _stt_session(state: MockState) -> Session:
 
 def _tts_session(state: MockState) -> Session:
     def run(conn: Connection) -> Awaitable[None]:
-        return run_tts_session(conn, state.tts_source_factory)
+        return run_tts_session(conn, state.tts_source_factory, state.tts_usage)
 
     return run
 
@@ -71,7 +72,7 @@ def _websocket_route(
         bad_key = auth.key is not None and not settings.key_allowed(auth.key)
         if bad_key and settings.reject_upgrade_on_auth_error:
             logger.info("%s: refused upgrade: unauthenticated", endpoint)
-            return web.json_response({"error_message": MSG_BAD_KEY}, status=401)
+            return web.json_response({"error_message": _bad_key(endpoint, auth.key)}, status=401)
         ws = MutableWebSocketResponse(
             protocols=(SUBPROTOCOL,) if auth.source == "subprotocol" else (),
             max_msg_size=settings.max_msg_size,
@@ -88,7 +89,7 @@ def _websocket_route(
             if auth.conflict:
                 await conn.fail(ProtocolError(400, "Send the API key in one place only."))
             elif bad_key:
-                await conn.fail(ProtocolError(401, MSG_BAD_KEY))
+                await conn.fail(ProtocolError(401, _bad_key(endpoint, auth.key)))
             else:
                 conn.faults.start(conn)
                 if not await conn.check_faults():
@@ -106,6 +107,11 @@ def _websocket_route(
         return ws
 
     return handler
+
+
+def _bad_key(endpoint: str, key: str | None) -> str:
+    """Each endpoint's published wording for a refused key (STT: protocol A9; TTS: 8.5)."""
+    return bad_key_message(key or "") if endpoint == "stt" else MSG_BAD_KEY
 
 
 async def _handshake_faults(

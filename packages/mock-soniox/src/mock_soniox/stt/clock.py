@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..audio import RAW_FORMATS, Samples, decode, parse_wav_header
-from ..errors import ProtocolError
+from ..errors import STT_DECODE_ERROR, ProtocolError
 from .config import SttConfig
 
 MAX_WAV_HEADER_BYTES = 64 * 1024  # give up looking for the data chunk after this much
@@ -28,6 +28,11 @@ class AudioClock:
     @property
     def ms(self) -> float:
         return self.frames * 1000.0 / self.sample_rate if self.sample_rate else 0.0
+
+    @property
+    def header_pending(self) -> bool:
+        """Container audio has begun but its header is not complete yet."""
+        return self.format is None and bool(self._pending)
 
     def frames_for_ms(self, ms: float) -> int:
         return int(ms * self.sample_rate / 1000) if self.sample_rate else 0
@@ -52,22 +57,23 @@ class AudioClock:
     def _read_header(self, data: bytes) -> bytes:
         """Consume the WAV header; the bytes after it (empty while it is incomplete)."""
         if len(data) >= 12 and not (data[:4] == b"RIFF" and data[8:12] == b"WAVE"):
-            what = "auto-detected audio" if self.container == "auto" else "wav audio"
+            if self.container == "wav":
+                raise ProtocolError(400, STT_DECODE_ERROR)  # declared wav, but it is not
             raise ProtocolError(
                 400,
-                f"Unsupported audio: mock-soniox decodes only WAV for {what}; "
+                "Unsupported audio: mock-soniox decodes only WAV for auto-detected audio; "
                 "use wav or a raw audio_format.",
             )
         try:
             info = parse_wav_header(data)
-        except ValueError as exc:
-            raise ProtocolError(400, f"Unsupported WAV audio: {exc}.") from exc
+        except ValueError:
+            raise ProtocolError(400, STT_DECODE_ERROR) from None
         if info is None:
             if len(data) > MAX_WAV_HEADER_BYTES:
-                raise ProtocolError(400, "Invalid WAV audio: no data chunk found.")
+                raise ProtocolError(400, STT_DECODE_ERROR)
             self._pending = data
             return b""
         if info.fmt not in RAW_FORMATS or info.sample_rate <= 0 or info.channels <= 0:
-            raise ProtocolError(400, "Unsupported WAV audio format.")
+            raise ProtocolError(400, STT_DECODE_ERROR)
         self.format, self.sample_rate, self.channels = info.fmt, info.sample_rate, info.channels
         return data[info.data_offset :]

@@ -1,8 +1,11 @@
 """The STT session config (the first text frame): parsed and validated as the service does.
 
 Every documented field is checked for type, range and enum; ``null`` means "absent". Problems
-raise :class:`ProtocolError` (400, naming the field) so the session answers with one error frame.
-Unknown extra fields are ignored (old clients still send fields of earlier API versions).
+raise :class:`ProtocolError` (400) so the session answers with one error frame: the published
+message where the STT reference lists one for the condition (protocol A9), else a message naming
+the field (the service's wording for those is not published). Which models exist and what each
+supports comes from the model catalogue (:mod:`mock_soniox.models`). Unknown extra fields are
+ignored (old clients still send fields of earlier API versions).
 """
 
 from __future__ import annotations
@@ -11,21 +14,30 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .. import models
 from ..audio import RAW_FORMATS
-from ..errors import MSG_INVALID_MODEL, ProtocolError
+from ..errors import (
+    MSG_INVALID_MODEL,
+    STT_CLIENT_REFERENCE_ID_TOO_LONG,
+    STT_CONTEXT_TOO_LONG,
+    STT_HINTS_NOT_UNIQUE,
+    STT_INVALID_FORMAT,
+    STT_INVALID_LANGUAGE_HINT,
+    STT_INVALID_TRANSLATION_TARGET,
+    STT_MISSING_AUDIO_FORMAT,
+    STT_NO_CHANNELS,
+    STT_NO_SAMPLE_RATE,
+    STT_NO_TRANSLATION,
+    ProtocolError,
+)
 from ..sanitize import for_message
 
-# Canonical models, plus the aliases clients still send. Old preview names resolve to v4, the
-# oldest model the service still runs (a documented choice of the mock).
-MODEL_ALIASES: dict[str, str] = {
-    "stt-rt-v5": "stt-rt-v5",
-    "stt-rt-v4": "stt-rt-v4",
-    "stt-rt-v3": "stt-rt-v4",
-    "stt-rt-preview": "stt-rt-v4",
-    "stt-rt-preview-v2": "stt-rt-v4",
-    "stt-rt-v3-preview": "stt-rt-v4",
+# Config fields only some models take, and the catalogue feature that says which.
+FEATURE_FIELDS = {
+    "endpoint_sensitivity": "endpoint_sensitivity",
+    "endpoint_latency_adjustment_level": "endpoint_latency_adjustment_max_level",
+    "max_endpoint_delay_ms": "max_endpoint_delay",
 }
-V5_ONLY_FIELDS = ("endpoint_sensitivity", "endpoint_latency_adjustment_level")
 
 CONTAINER_FORMATS = frozenset({"aac", "aiff", "amr", "asf", "flac", "mp3", "ogg", "wav", "webm"})
 # The STT spellings of raw formats (the pcm_mulaw/pcm_alaw names belong to TTS).
@@ -82,25 +94,32 @@ class SttConfig:
         return self.audio_format in STT_RAW_FORMATS
 
 
-def validate_config(raw: dict[str, Any], *, context_max_chars: int) -> SttConfig:
+def validate_config(
+    raw: dict[str, Any], *, context_max_chars: int, catalogue: models.Catalogue | None = None
+) -> SttConfig:
     present = {k: v for k, v in raw.items() if v is not None}
+    stt = (catalogue or models.load()).stt
 
     requested = present.get("model")
     if requested is None:
         raise ProtocolError(400, "Missing required field: model")
     if not isinstance(requested, str):
         raise ProtocolError(400, "model must be a string.")
-    model = MODEL_ALIASES.get(requested)
-    if model is None:
+    entry = stt.resolve(requested)
+    if entry is None:
         raise ProtocolError(400, MSG_INVALID_MODEL, "model_not_available")
+    model = entry.name
 
-    audio_format = _audio_format(present.get("audio_format", "auto"))
+    if "audio_format" not in present:
+        raise ProtocolError(400, STT_MISSING_AUDIO_FORMAT)
+    audio_format = _audio_format(present["audio_format"])
     sample_rate = _int_in(present, "sample_rate", SAMPLE_RATE_RANGE)
     num_channels = _int_in(present, "num_channels", NUM_CHANNELS_RANGE)
     if audio_format in STT_RAW_FORMATS:
-        for name, value in (("sample_rate", sample_rate), ("num_channels", num_channels)):
-            if value is None:
-                raise ProtocolError(400, f"{name} is required for raw audio format {audio_format}.")
+        if sample_rate is None:
+            raise ProtocolError(400, STT_NO_SAMPLE_RATE)
+        if num_channels is None:
+            raise ProtocolError(400, STT_NO_CHANNELS)
     if audio_format not in STT_RAW_FORMATS and audio_format not in DECODABLE_CONTAINERS:
         raise ProtocolError(
             400,
@@ -108,12 +127,9 @@ def validate_config(raw: dict[str, Any], *, context_max_chars: int) -> SttConfig
             "wav and auto (WAV); send one of those.",
         )
 
-    if model != "stt-rt-v5":
-        for name in V5_ONLY_FIELDS:
-            if name in present:
-                raise ProtocolError(
-                    400, f"{name} is not supported by model {for_message(requested)}."
-                )
+    for name, feature in FEATURE_FIELDS.items():
+        if name in present and not entry.has(feature):
+            raise ProtocolError(400, f"{name} is not supported by model {requested}.")
 
     max_delay = _int_in(present, "max_endpoint_delay_ms", MAX_ENDPOINT_DELAY_RANGE)
     sensitivity = _float_in(present, "endpoint_sensitivity", ENDPOINT_SENSITIVITY_RANGE)
@@ -127,15 +143,19 @@ def validate_config(raw: dict[str, Any], *, context_max_chars: int) -> SttConfig
             raise ProtocolError(400, "client_reference_id must be a string.")
         if len(client_reference_id) > CLIENT_REFERENCE_ID_MAX:
             raise ProtocolError(
-                400, f"client_reference_id must be at most {CLIENT_REFERENCE_ID_MAX} characters."
+                400, STT_CLIENT_REFERENCE_ID_TOO_LONG.format(CLIENT_REFERENCE_ID_MAX)
             )
+
+    translation = _translation(present.get("translation"), stt.languages)
+    if translation is not None and not entry.has("translation"):
+        raise ProtocolError(400, STT_NO_TRANSLATION)
 
     return SttConfig(
         model=model,
         audio_format=audio_format,
         sample_rate=sample_rate,
         num_channels=num_channels,
-        language_hints=_language_hints(present.get("language_hints")),
+        language_hints=_language_hints(present.get("language_hints"), stt.languages),
         language_hints_strict=_bool(present, "language_hints_strict"),
         context=_context(present.get("context"), context_max_chars),
         enable_speaker_diarization=_bool(present, "enable_speaker_diarization"),
@@ -144,7 +164,7 @@ def validate_config(raw: dict[str, Any], *, context_max_chars: int) -> SttConfig
         max_endpoint_delay_ms=DEFAULT_MAX_ENDPOINT_DELAY_MS if max_delay is None else max_delay,
         endpoint_sensitivity=0.0 if sensitivity is None else sensitivity,
         endpoint_latency_adjustment_level=0 if latency_level is None else latency_level,
-        translation=_translation(present.get("translation")),
+        translation=translation,
         client_reference_id=client_reference_id,
     )
 
@@ -155,7 +175,7 @@ def _audio_format(value: Any) -> str:
     name: str = RAW_FORMAT_ALIASES.get(value, value)
     if name == "auto" or name in CONTAINER_FORMATS or name in STT_RAW_FORMATS:
         return name
-    raise ProtocolError(400, f"audio_format {for_message(name)!r} is not supported.")
+    raise ProtocolError(400, STT_INVALID_FORMAT.format(for_message(value)))
 
 
 def _bool(present: dict[str, Any], name: str) -> bool:
@@ -201,12 +221,21 @@ def _language(value: Any, name: str) -> str:
     return str(value).lower()
 
 
-def _language_hints(value: Any) -> tuple[str, ...]:
+def _language_hints(value: Any, known: frozenset[str]) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
         raise ProtocolError(400, "language_hints must be a list of language codes.")
-    return tuple(_language(v, "language_hints") for v in value)
+    hints = []
+    for hint in value:
+        if not isinstance(hint, str):
+            raise ProtocolError(400, "language_hints must be a list of language codes.")
+        if not _is_language_code(hint) or (known and hint.lower() not in known):
+            raise ProtocolError(400, STT_INVALID_LANGUAGE_HINT)
+        hints.append(hint.lower())
+    if len(set(hints)) != len(hints):
+        raise ProtocolError(400, STT_HINTS_NOT_UNIQUE)
+    return tuple(hints)
 
 
 def _context(value: Any, max_chars: int) -> dict[str, Any] | str | None:
@@ -221,7 +250,7 @@ def _context(value: Any, max_chars: int) -> dict[str, Any] | str | None:
     else:
         raise ProtocolError(400, "context must be an object (or a string for older models).")
     if size > max_chars:
-        raise ProtocolError(400, f"context is too long ({size} > {max_chars} characters).")
+        raise ProtocolError(400, STT_CONTEXT_TOO_LONG.format(max_chars))
     return context
 
 
@@ -253,7 +282,14 @@ def _pairs(value: Any, first: str, second: str) -> bool:
     )
 
 
-def _translation(value: Any) -> Translation | None:
+def _target(value: Any, name: str, known: frozenset[str]) -> str:
+    code = _language(value, name)
+    if known and code not in known:
+        raise ProtocolError(400, STT_INVALID_TRANSLATION_TARGET)
+    return code
+
+
+def _translation(value: Any, known: frozenset[str]) -> Translation | None:
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -264,14 +300,14 @@ def _translation(value: Any) -> Translation | None:
         if target is None:
             raise ProtocolError(400, "translation.target_language is required for one_way.")
         return Translation(
-            "one_way", target_language=_language(target, "translation.target_language")
+            "one_way", target_language=_target(target, "translation.target_language", known)
         )
     if kind == "two_way":
         for name in ("language_a", "language_b"):
             if value.get(name) is None:
                 raise ProtocolError(400, f"translation.{name} is required for two_way.")
-        a = _language(value["language_a"], "translation.language_a")
-        b = _language(value["language_b"], "translation.language_b")
+        a = _target(value["language_a"], "translation.language_a", known)
+        b = _target(value["language_b"], "translation.language_b", known)
         if a == b:
             raise ProtocolError(400, "translation.language_a and language_b must differ.")
         return Translation("two_way", language_a=a, language_b=b)

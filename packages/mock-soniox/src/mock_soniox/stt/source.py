@@ -42,4 +42,6 @@ def synthetic_source(conn: Connection, config: SttConfig) -> ResultSource:
         config,
         result_interval_ms=conn.settings.stt_result_interval_ms,
         seed=conn.settings.seed,
+        endpoint_delay_ms=conn.settings.stt_endpoint_delay_ms,
+        processing_lag_ms=conn.settings.stt_processing_lag_ms,
     )

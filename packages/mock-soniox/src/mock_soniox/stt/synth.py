@@ -3,9 +3,13 @@
 Speech is found by energy in 10 ms frames. Voiced stretches become words (split at short gaps or
 after ``MAX_WORD_MS``), each word gets a stable placeholder chosen by a hash of its timings, and
 tokens go through the service's lifecycle: a non-final tail that is revised while audio arrives,
-then finals once the audio is ``FINAL_LAG_MS`` past the word. Silence of the endpoint length closes
-the utterance with ``<end>`` when endpoint detection is on. Same audio in, same transcript out,
-whatever the chunking (the partial tail may differ; the finals do not).
+then finals once the audio is ``FINAL_LAG_MS`` past the word. Tokens read like Soniox's: sub-word
+pieces, every word after the first of the session with its leading space. A pause of
+``SENTENCE_PAUSE_MS`` ends a sentence (a full stop; the next word is capitalised); with endpoint
+detection on, ``<end>`` follows once the silence reaches the endpoint delay (the
+``stt_endpoint_delay_ms`` setting, shortened by ``endpoint_sensitivity``, never more than
+``max_endpoint_delay_ms``), so read speech gets one final per sentence. Same audio in, same
+transcript out, whatever the chunking (the partial tail may differ; the finals do not).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ WORD_GAP_MS = 120  # silence that ends a word
 MAX_WORD_MS = 400  # a longer voiced stretch is split into several words
 MIN_WORD_MS = 60  # shorter blips are dropped (they may show briefly as non-final)
 FINAL_LAG_MS = 360  # a word becomes final once this much audio follows it
-ENDPOINT_SILENCE_MS = 800  # at sensitivity 0; never more than max_endpoint_delay_ms
+SENTENCE_PAUSE_MS = 250  # silence that ends a sentence (read speech pauses 0.3-0.5 s)
+ENDPOINT_DELAY_MS = 300  # the default of Settings.stt_endpoint_delay_ms
 
 
 # Placeholder words, pre-split into sub-word pieces the way the service's tokens are.
@@ -90,15 +95,20 @@ class Word:
     start_ms: int
     end_ms: int
     voiced_ms: int = 0
-    first_in_utterance: bool = False
+    first_in_utterance: bool = False  # first of its sentence: capitalised
     speaker: str = "1"
+    first_in_session: bool = False  # the only word without a leading space
+    sentence_end: bool = False  # a full stop follows it
 
 
 @dataclass
 class _Utterance:
+    """The sentence being spoken."""
+
     start_ms: int
     speaker: str
-    words_final: int = 0  # final words since the utterance began
+    words_final: int = 0  # final words since the sentence began
+    words_started: int = 0
     last_end_ms: int = 0
 
 
@@ -109,6 +119,8 @@ class SyntheticSource:
     config: SttConfig
     result_interval_ms: int = 120
     seed: int = 0
+    endpoint_delay_ms: int = ENDPOINT_DELAY_MS
+    processing_lag_ms: int = 0
     _carry: Samples = field(default_factory=lambda: np.zeros(0, np.float32))
     _carry_rate: int = 0
     _processed_ms: int = 0  # end of the last analysed 10 ms frame
@@ -119,6 +131,9 @@ class SyntheticSource:
     _current: Word | None = None  # the word still growing
     _silence_ms: int = 0
     _utterance: _Utterance | None = None
+    _words_seen: int = 0  # words started this session
+    _since_endpoint: bool = False  # words since the last <end>
+    _lagging: Samples = field(default_factory=lambda: np.zeros(0, np.float32))
     # Finals not yet sent: spoken tokens, then their translations, then markers.
     _final_spoken: list[dict[str, Any]] = field(default_factory=list)
     _final_translated: list[dict[str, Any]] = field(default_factory=list)
@@ -127,7 +142,7 @@ class SyntheticSource:
     def __post_init__(self) -> None:
         self._next_result_ms = self.result_interval_ms
         cfg = self.config
-        silence = ENDPOINT_SILENCE_MS * (1.0 - 0.5 * cfg.endpoint_sensitivity)
+        silence = self.endpoint_delay_ms * (1.0 - 0.5 * cfg.endpoint_sensitivity)
         self.endpoint_silence_ms = int(min(cfg.max_endpoint_delay_ms, silence))
         self.spoken_language = self._spoken_language()
         self.translation_target = self._translation_target()
@@ -135,11 +150,13 @@ class SyntheticSource:
     # --- ResultSource ---
 
     def on_audio(self, pcm: Samples, sample_rate: int, audio_ms: float) -> list[dict[str, Any]]:
-        frames: list[dict[str, Any]] = []
-        for frame_end_ms, voiced in self._frames(pcm, sample_rate):
-            self._processed_ms = frame_end_ms
-            if self._step(frame_end_ms, voiced):
-                frames.append(self._result(frame_end_ms, everything_final=True))
+        lag_ms = self.processing_lag_ms
+        if lag_ms > 0:  # analyse only the audio older than the lag; the rest waits
+            pcm = np.concatenate((self._lagging, pcm)) if self._lagging.size else pcm
+            keep = min(pcm.size, sample_rate * lag_ms // 1000)
+            pcm, self._lagging = pcm[: pcm.size - keep], pcm[pcm.size - keep :].copy()
+            audio_ms = max(0.0, audio_ms - lag_ms)
+        frames = self._analyse(pcm, sample_rate)
         total = max(int(audio_ms), self._total_ms)
         if total >= self._next_result_ms:
             self._promote_finals()
@@ -149,15 +166,33 @@ class SyntheticSource:
         return frames
 
     def on_finalize(self, audio_ms: float) -> list[dict[str, Any]]:
+        frames = self._catch_up()
         self._close_utterance()
         self._final_markers.append({"text": FIN_TOKEN, "is_final": True})
-        return [self._result(max(int(audio_ms), self._total_ms), everything_final=True)]
+        return [*frames, self._result(max(int(audio_ms), self._total_ms), everything_final=True)]
 
     def on_finish(self, audio_ms: float) -> list[dict[str, Any]]:
+        frames = self._catch_up()
         self._close_utterance()
         if not (self._final_spoken or self._final_translated or self._final_markers):
+            return frames
+        return [*frames, self._result(max(int(audio_ms), self._total_ms), everything_final=True)]
+
+    def _analyse(self, pcm: Samples, sample_rate: int) -> list[dict[str, Any]]:
+        """Run the detector over ``pcm``; a result frame for each endpoint it completes."""
+        frames: list[dict[str, Any]] = []
+        for frame_end_ms, voiced in self._frames(pcm, sample_rate):
+            self._processed_ms = frame_end_ms
+            if self._step(frame_end_ms, voiced):
+                frames.append(self._result(frame_end_ms, everything_final=True))
+        return frames
+
+    def _catch_up(self) -> list[dict[str, Any]]:
+        """Finalize and finish see all audio: analyse what the processing lag held back."""
+        pending, self._lagging = self._lagging, np.zeros(0, np.float32)
+        if not pending.size or not self._carry_rate:
             return []
-        return [self._result(max(int(audio_ms), self._total_ms), everything_final=True)]
+        return self._analyse(pending, self._carry_rate)
 
     # --- speech detection ---
 
@@ -198,34 +233,61 @@ class SyntheticSource:
         self._silence_ms += FRAME_MS
         if self._current is not None and self._silence_ms >= WORD_GAP_MS:
             self._complete_current()
+        if self._utterance is not None and self._silence_ms >= SENTENCE_PAUSE_MS:
+            self._end_sentence()
         if (
             self.config.enable_endpoint_detection
-            and self._utterance is not None
+            and self._since_endpoint
             and self._silence_ms >= self.endpoint_silence_ms
         ):
             self._close_utterance()
             self._final_markers.append({"text": END_TOKEN, "is_final": True})
+            self._since_endpoint = False
             return True
         return False
+
+    def _end_sentence(self) -> None:
+        """A pause long enough to end the sentence: a full stop after its last word."""
+        self._complete_current()
+        utterance, self._utterance = self._utterance, None
+        if utterance is None:
+            return
+        if self._pending:
+            self._pending[-1].sentence_end = True
+        elif utterance.words_final:  # every word already final: the stop goes out alone
+            self._final_spoken.extend(self._punctuation(utterance.last_end_ms, utterance.speaker))
 
     def _new_word(self, start_ms: int) -> Word:
         utterance = self._utterance
         if utterance is None:
             speaker = str(_hash(self.seed, "speaker", start_ms) % 2 + 1)
             utterance = self._utterance = _Utterance(start_ms, speaker)
-        return Word(
+        word = Word(
             start_ms,
             start_ms,
-            first_in_utterance=utterance.words_final == 0 and not self._pending,
+            first_in_utterance=utterance.words_started == 0,
             speaker=utterance.speaker,
+            first_in_session=self._words_seen == 0,
         )
+        utterance.words_started += 1
+        self._words_seen += 1
+        return word
 
     def _complete_current(self) -> None:
         word, self._current = self._current, None
-        if word is not None and word.voiced_ms >= MIN_WORD_MS:
+        if word is None:
+            return
+        if word.voiced_ms >= MIN_WORD_MS:
             self._pending.append(word)
-        elif self._utterance is not None and not self._pending and not self._utterance.words_final:
-            self._utterance = None  # a lone blip does not start an utterance
+            self._since_endpoint = True
+            return
+        # A blip is no word: it neither starts a sentence nor takes the session's first word.
+        self._words_seen -= 1
+        utterance = self._utterance
+        if utterance is not None:
+            utterance.words_started -= 1
+            if utterance.words_started == 0:
+                self._utterance = None
 
     # --- finals ---
 
@@ -237,9 +299,10 @@ class SyntheticSource:
     def _finalize_word(self, word: Word) -> None:
         self._final_spoken.extend(self._tokens(word, final=True))
         self._final_translated.extend(self._translation_tokens(word, final=True))
-        if self._utterance is not None:
-            self._utterance.words_final += 1
-            self._utterance.last_end_ms = word.end_ms
+        utterance = self._utterance
+        if utterance is not None and word.start_ms >= utterance.start_ms:
+            utterance.words_final += 1
+            utterance.last_end_ms = word.end_ms
 
     def _close_utterance(self) -> None:
         """Endpoint, finalize or finish: everything pending becomes final, with punctuation."""
@@ -287,7 +350,7 @@ class SyntheticSource:
         pieces = list(VOCABULARY[_hash(self.seed, word.start_ms, word.end_ms) % len(VOCABULARY)])
         if word.first_in_utterance:
             pieces[0] = pieces[0].capitalize()
-        else:
+        if not word.first_in_session:
             pieces[0] = " " + pieces[0]
         weights = [len(p.strip()) for p in pieces]
         span = word.end_ms - word.start_ms
@@ -302,6 +365,8 @@ class SyntheticSource:
             confidence = self._confidence(word, index, final)
             tokens.append(self._spoken(piece, at, end, confidence, final, word.speaker))
             at = end
+        if word.sentence_end:
+            tokens.append(self._spoken(".", word.end_ms, word.end_ms, 0.99, final, word.speaker))
         return tokens
 
     def _confidence(self, word: Word, index: int, final: bool) -> float:
@@ -340,7 +405,8 @@ class SyntheticSource:
             _hash(self.seed, "translation", word.start_ms, word.end_ms)
             % len(TRANSLATION_VOCABULARY)
         ]
-        text = text.capitalize() if word.first_in_utterance else " " + text
+        text = text.capitalize() if word.first_in_utterance else text
+        text = text if word.first_in_session else " " + text
         return [
             {
                 "text": text,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .. import models
 from ..errors import MSG_INVALID_MODEL, ProtocolError
 from ..sanitize import for_message
 
-MODELS = ("tts-rt-v2", "tts-rt-v1", "tts-rt-v1-preview")
-MODELS_WITH_SILENCE_REDUCTION = frozenset({"tts-rt-v2"})
+# Which models exist, their aliases and who supports reduce_silence: the model catalogue.
 
 PCM_RATES = (8000, 16000, 24000, 44100, 48000)
 SAMPLE_RATES: dict[str, tuple[int, ...]] = {
@@ -148,8 +148,13 @@ def _allowed_list(values: tuple[int, ...]) -> str:
     return ", ".join(str(v) for v in values)
 
 
-def parse_stream_config(msg: dict[str, Any]) -> StreamConfig:
-    """Validate a stream's config message; raises :class:`ProtocolError` naming the bad field."""
+def parse_stream_config(
+    msg: dict[str, Any], catalogue: models.Catalogue | None = None
+) -> StreamConfig:
+    """Validate a stream's config message; raises :class:`ProtocolError` naming the bad field.
+
+    ``model`` keeps the name the client sent (fixtures match on it); aliases are resolved only to
+    look up what the model supports."""
     stream_id = _required_str(msg, "stream_id", MAX_STREAM_ID_CHARS)
     model = _required_str(msg, "model", MAX_NAME_CHARS)
     language = _required_str(msg, "language", MAX_NAME_CHARS)
@@ -160,7 +165,8 @@ def parse_stream_config(msg: dict[str, Any]) -> StreamConfig:
     if not isinstance(audio_format, str) or audio_format not in SAMPLE_RATES:
         formats = ", ".join(SAMPLE_RATES)
         raise ProtocolError(400, f"audio_format must be one of: {formats}.")
-    if model not in MODELS:
+    entry = (catalogue or models.load()).tts.resolve(model)
+    if entry is None:
         raise ProtocolError(400, MSG_INVALID_MODEL, "model_not_available")
 
     sample_rate = _optional_int(msg, "sample_rate")
@@ -189,7 +195,7 @@ def parse_stream_config(msg: dict[str, Any]) -> StreamConfig:
         raise ProtocolError(400, f"speed must be between {SPEED_MIN} and {SPEED_MAX}.")
 
     reduce_silence = _optional_bool(msg, "reduce_silence")
-    if reduce_silence and model not in MODELS_WITH_SILENCE_REDUCTION:
+    if reduce_silence and not entry.has("silence_reduction"):
         raise ProtocolError(400, f"reduce_silence is not supported by model {model}.")
     return_timestamps = _optional_bool(msg, "return_timestamps")
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType
 
+from .. import models
 from ..connection import Connection, StreamInfo
 from ..errors import MSG_BAD_KEY, MSG_MISSING_KEY, ProtocolError, from_exception
 from ..faults.engine import StreamFault
@@ -34,13 +37,37 @@ from .stream import TtsStream
 
 logger = logging.getLogger("mock_soniox")
 
+MSG_KEY_CONNECTIONS = "Maximum number of concurrent connections ({}) reached."
+MSG_KEY_STREAMS = "Maximum number of concurrent streams ({}) reached for this API key."
+
+
+@dataclass
+class TtsKeyUsage:
+    """Live TTS connections and streams per key, across connections (the per-key limits).
+
+    The limits page says 3 per key but its two versions disagree on what counts (connections
+    or streams), so both limits are settings and off by default."""
+
+    connections: Counter[str] = field(default_factory=Counter)
+    streams: Counter[str] = field(default_factory=Counter)
+
+    @staticmethod
+    def drop(counts: Counter[str], key: str) -> None:
+        counts[key] -= 1
+        if counts[key] <= 0:
+            del counts[key]
+
 
 class TtsSession:
     """One TTS websocket: the stream registry and the read loop."""
 
-    def __init__(self, conn: Connection, sources: TtsSourceFactory) -> None:
+    def __init__(
+        self, conn: Connection, sources: TtsSourceFactory, usage: TtsKeyUsage | None = None
+    ) -> None:
         self.conn = conn
         self.sources = sources
+        self.usage = usage or TtsKeyUsage()
+        self.counted_key: str | None = None  # the key this connection counts against
         self.settings = conn.settings
         self.streams: dict[str, TtsStream] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -58,6 +85,8 @@ class TtsSession:
         if self.streams.get(stream.id) is not stream:
             return False
         del self.streams[stream.id]
+        if self.counted_key is not None:
+            self.usage.drop(self.usage.streams, self.counted_key)
         self.conn.streams.pop(stream.id, None)
         self.last_activity = asyncio.get_running_loop().time()
         return True
@@ -99,8 +128,16 @@ class TtsSession:
 
     async def run(self) -> None:
         try:
+            if self.conn.key is not None and not self._admit(self.conn.key):
+                await self.conn.fail(self._connections_error())
+                return
             await self._read_loop()
         finally:
+            key, self.counted_key = self.counted_key, None
+            if key is not None:
+                self.usage.drop(self.usage.connections, key)
+                for _ in self.streams:
+                    self.usage.drop(self.usage.streams, key)
             self.streams.clear()
             self.conn.streams.clear()
             tasks = list(self.tasks)
@@ -220,7 +257,7 @@ class TtsSession:
             await self.kill(self.streams[stream_id], error)
             return False
         try:
-            config = parse_stream_config(msg)
+            config = parse_stream_config(msg, models.load(self.settings.models_file))
             self._authenticate(config)
         except ProtocolError as exc:
             await self.end_stream(stream_id, exc)
@@ -236,6 +273,12 @@ class TtsSession:
                 ),
             )
             return False
+        per_key = self.settings.tts_max_streams_per_key
+        key = self.counted_key
+        if key is not None and per_key > 0 and self.usage.streams[key] >= per_key:
+            error = ProtocolError(429, MSG_KEY_STREAMS.format(per_key), "limit_exceeded")
+            await self.end_stream(stream_id, error)
+            return False
         conn.streams_opened += 1
         faults = conn.stream_faults(conn.streams_opened)
         error_fault = _first(faults, "error")
@@ -248,6 +291,8 @@ class TtsSession:
         stream = TtsStream(self, config, source, slow.rtf if slow else None)
         stream.no_audio_end = _first(faults, "no_audio_end") is not None
         self.streams[stream_id] = stream
+        if key is not None:
+            self.usage.streams[key] += 1
         conn.streams[stream_id] = StreamInfo(stream_id, config.model, config.voice)
         stream.start()
         return False
@@ -264,7 +309,22 @@ class TtsSession:
             raise ProtocolError(401, MSG_MISSING_KEY)
         if not self.settings.key_allowed(config.api_key):
             raise ProtocolError(401, MSG_BAD_KEY)
+        if self.counted_key is None and not self._admit(config.api_key):
+            raise self._connections_error()
         self.authenticated = True
+
+    def _admit(self, key: str) -> bool:
+        """Count this connection against ``key``; False when the per-key limit is reached."""
+        limit = self.settings.tts_max_connections_per_key
+        if limit > 0 and self.usage.connections[key] >= limit:
+            return False
+        self.usage.connections[key] += 1
+        self.counted_key = key
+        return True
+
+    def _connections_error(self) -> ProtocolError:
+        limit = self.settings.tts_max_connections_per_key
+        return ProtocolError(429, MSG_KEY_CONNECTIONS.format(limit), "limit_exceeded")
 
 
 _INVALID = object()
@@ -282,6 +342,9 @@ def _first(faults: list[StreamFault], kind: str) -> StreamFault | None:
     return next((f for f in faults if f.kind == kind), None)
 
 
-async def run_session(conn: Connection, sources: TtsSourceFactory) -> None:
-    """Serve one TTS connection; ``sources`` picks each stream's speech (fixture or synthetic)."""
-    await TtsSession(conn, sources).run()
+async def run_session(
+    conn: Connection, sources: TtsSourceFactory, usage: TtsKeyUsage | None = None
+) -> None:
+    """Serve one TTS connection; ``sources`` picks each stream's speech (fixture or synthetic);
+    ``usage`` is shared by every connection (the per-key limits)."""
+    await TtsSession(conn, sources, usage).run()

@@ -26,8 +26,12 @@ THREAD_ENCODE_S = 20.0
 # Streamed text is synthesized at most this much at a time (at sentence ends where possible),
 # so a stream holds one piece's audio, never its whole text's, however much text it was sent.
 SEGMENT_CHARS = 250
-# A sentence is complete at . ! ? (or CJK equivalents) followed by whitespace, or at a newline.
-_SENTENCE_END = re.compile(r"(?:[.!?\u2026\u3002\uff01\uff1f][\"')\]]*\s+|\n)")
+# A sentence is complete at . ! ? followed by whitespace, at a newline, or at a CJK full stop,
+# exclamation or question mark (U+3002, U+FF01, U+FF1F; Chinese and Japanese put no space after
+# them), closing quotes and brackets included.
+_SENTENCE_END = re.compile(
+    r"(?:[.!?\u2026][\"')\]]*\s+|[\u3002\uff01\uff1f][\"')\]\u300d\u300f\uff09\u201d]*\s*|\n)"
+)
 
 
 class StreamOwner(Protocol):
