@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-import os
-import socket
-import struct
 from typing import Any
 
 import aiohttp
 import pytest
 
-from mock_soniox.testing.common import BEARER, wait_for_count
+from mock_soniox.testing.common import wait_for_count
 from mock_soniox.testing.leaks import mock_allocations
 from mock_soniox.testing.pytest_plugin import MockSoniox
 from mock_soniox.testing.tts import (
+    NonReadingClient,
     TtsClient,
     assert_error_end,
     assert_normal_end,
@@ -30,55 +26,9 @@ from mock_soniox.tts.encoder import StreamEncoder
 LONG_TEXT = "A sentence that goes on for a while, as replies do. " * 96  # ~5,000 characters
 
 
-class SilentClient:
-    """A websocket client that sends and never reads: its socket's receive buffer fills up."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
-
-    @classmethod
-    async def connect(cls, url: str) -> SilentClient:
-        host, _, rest = url.removeprefix("ws://").partition(":")
-        port, _, path = rest.partition("/")
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills after a few frames
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
-        reader, writer = await asyncio.open_connection(sock=sock)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            f"GET /{path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: {BEARER['Authorization']}\r\n\r\n".encode()
-        )
-        async with asyncio.timeout(10):
-            head = await reader.readuntil(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 101"), head
-        return cls(writer)
-
-    async def send(self, message: dict[str, Any]) -> None:
-        """One masked text frame, as a client must send it."""
-        payload = json.dumps(message).encode()
-        size = len(payload)
-        if size < 126:
-            header = bytes([0x81, 0x80 | size])
-        elif size < 65536:
-            header = bytes([0x81, 0x80 | 126]) + struct.pack("!H", size)
-        else:
-            header = bytes([0x81, 0x80 | 127]) + struct.pack("!Q", size)
-        mask = os.urandom(4)
-        key = int.from_bytes((mask * (size // 4 + 1))[:size], "big")
-        masked = (int.from_bytes(payload, "big") ^ key).to_bytes(size, "big")
-        self.writer.write(header + mask + masked)
-        await self.writer.drain()
-
-    def close(self) -> None:
-        self.writer.transport.abort()
-
-
-async def open_silent_clients(url: str) -> list[SilentClient]:
+async def open_silent_clients(url: str) -> list[NonReadingClient]:
     """Five connections, five long pcm_f32le streams each, none of them ever read."""
-    clients = [await SilentClient.connect(url) for _ in range(5)]
+    clients = [await NonReadingClient.connect(url) for _ in range(5)]
     for c, client in enumerate(clients):
         for s in range(5):
             sid = f"c{c}s{s}"

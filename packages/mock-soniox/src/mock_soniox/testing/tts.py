@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import socket
+import struct
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -129,3 +132,52 @@ def assert_error_end(frames: list[dict[str, Any]], code: int, error_type: str) -
     assert error["more_info"].endswith("#" + error_type.replace("_", "-"))
     assert error["request_id"]
     return error
+
+
+class NonReadingClient:
+    """A TTS websocket client that sends and never reads (aiohttp's own client always reads).
+
+    Its socket's receive buffer is small, so the server's sends back up after a few frames.
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, url: str) -> NonReadingClient:
+        host, _, rest = url.removeprefix("ws://").partition(":")
+        port, _, path = rest.partition("/")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills after a few frames
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            f"GET /{path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: {BEARER['Authorization']}\r\n\r\n".encode()
+        )
+        async with asyncio.timeout(10):
+            head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return cls(writer)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """One masked text frame, as a client must send it."""
+        payload = json.dumps(message).encode()
+        size = len(payload)
+        if size < 126:
+            header = bytes([0x81, 0x80 | size])
+        elif size < 65536:
+            header = bytes([0x81, 0x80 | 126]) + struct.pack("!H", size)
+        else:
+            header = bytes([0x81, 0x80 | 127]) + struct.pack("!Q", size)
+        mask = os.urandom(4)
+        key = int.from_bytes((mask * (size // 4 + 1))[:size], "big")
+        masked = (int.from_bytes(payload, "big") ^ key).to_bytes(size, "big")
+        self.writer.write(header + mask + masked)
+        await self.writer.drain()
+
+    def close(self) -> None:
+        self.writer.transport.abort()

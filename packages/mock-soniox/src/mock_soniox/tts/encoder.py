@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from ..audio import RAW_FORMATS, Samples, encode, wav_header
+from ..audio import RAW_FORMATS, encode, wav_header
 from .config import BITRATES, StreamConfig
 from .source import Cue, Speech
 
@@ -57,7 +57,9 @@ class StreamEncoder:
     """Turns a stream's successive pieces of speech into chunks in the requested format.
 
     Raw PCM and WAV encode piece by piece (WAV: a streaming header before the first sample).
-    Compressed formats encode a whole utterance at once, so the stream hands them all its text.
+    Compressed containers cannot be cut before they are complete, so their chunks come once the
+    stream's speech is all there; :meth:`add` encodes it a piece at a time meanwhile, keeping
+    compressed bytes and character times but never the samples, and :meth:`finish` cuts them.
     """
 
     def __init__(self, config: StreamConfig, chunk_ms: int) -> None:
@@ -65,6 +67,7 @@ class StreamEncoder:
         self.chunk_s = max(chunk_ms, 1) / 1000.0
         self.offset_s = 0.0  # stream time of the next sample (timestamps restart per stream)
         self.header_sent = False
+        self._compressed: _CompressedSpeech | None = None  # what add() encoded so far
 
     @property
     def streaming(self) -> bool:
@@ -76,8 +79,46 @@ class StreamEncoder:
 
     def chunks(self, speech: Speech) -> list[Chunk]:
         """Cut ``speech`` into chunks of about ``chunk_ms`` of audio each, or at its cues."""
+        if self.compressed:
+            self.add(speech)
+            return self.finish(speech.cues)
+        fmt = self.config.audio_format
+        raw_fmt = "pcm_s16le" if fmt == "wav" else fmt
+        data = encode(raw_fmt, speech.samples)  # once, then sliced: cheaper than per chunk
+        width = RAW_FORMATS[raw_fmt].width
+        out, bounds = self._layout(speech, len(speech.samples))
+        for chunk, b, e in zip(out, bounds, [*bounds[1:], len(speech.samples)], strict=True):
+            chunk.audio = data[b * width : e * width]
+        if fmt == "wav" and not self.header_sent:
+            out[0].audio = wav_header("pcm_s16le", speech.sample_rate) + out[0].audio
+        self.header_sent = True
+        self.offset_s += speech.duration_s
+        return out
+
+    def add(self, speech: Speech) -> None:
+        """Compressed formats: encode ``speech`` after what was added before; no chunks yet."""
+        if self._compressed is None:
+            self._compressed = _CompressedSpeech(self.config, speech.sample_rate)
+        self._compressed.add(speech)
+
+    def finish(self, cues: list[Cue] | None = None) -> list[Chunk]:
+        """The chunks of everything :meth:`add` encoded, its bytes spread across them."""
+        done, self._compressed = self._compressed, None
+        assert done is not None, "finish() without add()"
+        data = done.close()
+        timeline = done.timeline
+        timeline.cues = cues
+        out, _ = self._layout(timeline, done.samples)
+        for chunk, blob in zip(out, _split_bytes(data, len(out)), strict=True):
+            chunk.audio = blob
+        self.header_sent = True
+        self.offset_s += done.samples / timeline.sample_rate
+        return out
+
+    def _layout(self, speech: Speech, total: int) -> tuple[list[Chunk], list[int]]:
+        """Empty chunks covering ``total`` samples (at ``chunk_ms`` or at the cues), each with the
+        characters that start in it; and each chunk's first sample."""
         rate = speech.sample_rate
-        total = len(speech.samples)
         due: list[float | None]
         if speech.cues:
             bounds, due = _cue_bounds(speech.cues, rate, total)
@@ -85,49 +126,48 @@ class StreamEncoder:
             step = max(1, round(self.chunk_s * rate))
             bounds = list(range(0, max(total, 1), step))
             due = [None] * len(bounds)
-        n = len(bounds)
-        pieces = [speech.samples[b:e] for b, e in zip(bounds, [*bounds[1:], total], strict=True)]
+        ends = [*bounds[1:], total]
         out = [
-            Chunk(b"", duration_s=len(p) / rate, at_s=at) for p, at in zip(pieces, due, strict=True)
+            Chunk(b"", duration_s=(e - b) / rate, at_s=at)
+            for b, e, at in zip(bounds, ends, due, strict=True)
         ]
         for char, start, end in zip(speech.characters, speech.starts, speech.ends, strict=True):
-            i = min(bisect.bisect_right(bounds, int(start * rate)) - 1, n - 1)
+            i = min(bisect.bisect_right(bounds, int(start * rate)) - 1, len(out) - 1)
             out[i].characters.append(char)
             out[i].starts.append(round(self.offset_s + start, 4))
             out[i].ends.append(round(self.offset_s + end, 4))
-        fmt = self.config.audio_format
-        if fmt in COMPRESSED:
-            blobs = _split_bytes(self._compress(speech.samples), n)
-        else:
-            raw_fmt = "pcm_s16le" if fmt == "wav" else fmt
-            data = encode(raw_fmt, speech.samples)  # once, then sliced: cheaper than per chunk
-            width = RAW_FORMATS[raw_fmt].width
-            blobs = [
-                data[b * width : e * width]
-                for b, e in zip(bounds, [*bounds[1:], total], strict=True)
-            ]
-            if fmt == "wav" and not self.header_sent:
-                blobs[0] = wav_header("pcm_s16le", rate) + blobs[0]
-        self.header_sent = True
-        for chunk, blob in zip(out, blobs, strict=True):
-            chunk.audio = blob
-        self.offset_s += speech.duration_s
-        return out
+        return out, bounds
 
-    def _compress(self, samples: Samples) -> bytes:
-        container, subtype = COMPRESSED[self.config.audio_format]
-        buffer = io.BytesIO()
-        with sf.SoundFile(
-            buffer,
+
+class _CompressedSpeech:
+    """Speech being encoded into a compressed container: its bytes and character times so far."""
+
+    def __init__(self, config: StreamConfig, sample_rate: int) -> None:
+        container, subtype = COMPRESSED[config.audio_format]
+        self._buffer = io.BytesIO()
+        self._file = sf.SoundFile(
+            self._buffer,
             mode="w",
-            samplerate=self.config.sample_rate,
+            samplerate=config.sample_rate,
             channels=1,
             format=container,
             subtype=subtype,
-            compression_level=_compression_level(self.config),
-        ) as out:
-            out.write(samples)
-        return buffer.getvalue()
+            compression_level=_compression_level(config),
+        )
+        self.samples = 0
+        self.timeline = Speech(np.zeros(0, dtype=np.float32), sample_rate)  # times, no samples
+
+    def add(self, speech: Speech) -> None:
+        offset = self.samples / self.timeline.sample_rate
+        self._file.write(speech.samples)
+        self.samples += len(speech.samples)
+        self.timeline.characters += speech.characters
+        self.timeline.starts += [offset + t for t in speech.starts]
+        self.timeline.ends += [offset + t for t in speech.ends]
+
+    def close(self) -> bytes:
+        self._file.close()
+        return self._buffer.getvalue()
 
 
 def _cue_bounds(cues: list[Cue], rate: int, total: int) -> tuple[list[int], list[float | None]]:

@@ -172,6 +172,23 @@ class TtsStream:
             return await asyncio.to_thread(self.encoder.chunks, speech)
         return self.encoder.chunks(speech)
 
+    async def _compressed_chunks(self, text: str) -> list[Chunk]:
+        """A compressed stream's chunks, its text synthesized and encoded a piece at a time.
+
+        The encoder keeps compressed bytes only, so a long text never holds all its samples.
+        """
+        rest, added = text, False
+        while rest:
+            cut = _segment_end(rest, True)
+            piece, rest = rest[:cut], rest[cut:]
+            speech = await self._speech(piece)
+            if len(speech.samples):
+                await asyncio.to_thread(self.encoder.add, speech)
+                added = True
+        if not added:
+            self.encoder.add(silence(self.config, TAIL_SILENCE_S))
+        return await asyncio.to_thread(self.encoder.finish)
+
     async def _produce(self) -> None:
         loop = asyncio.get_running_loop()
         settings = self.settings
@@ -182,12 +199,15 @@ class TtsStream:
         while True:
             text, final = await self._next_segment()
             ready_at = loop.time()  # first audio is due this long after its text is ready
-            speech = await self._speech(text)
-            if len(speech.samples) == 0:
-                if not final:
-                    continue
-                speech = silence(self.config, TAIL_SILENCE_S)
-            chunks = await self._chunks(speech)
+            if self.encoder.compressed and self.source.streaming:
+                chunks = await self._compressed_chunks(text)
+            else:
+                speech = await self._speech(text)
+                if len(speech.samples) == 0:
+                    if not final:
+                        continue
+                    speech = silence(self.config, TAIL_SILENCE_S)
+                chunks = await self._chunks(speech)
             cued = chunks[0].at_s is not None
             if next_at is None:
                 # A recording's cues hold its own time to first audio.
