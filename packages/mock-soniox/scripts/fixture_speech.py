@@ -47,15 +47,16 @@ MISHEARD = {
 
 
 @functools.cache
-def synth(word: str, voice: str, speed: int = 200) -> Pcm:
-    """One word from espeak-ng, resampled to 16 kHz mono s16le, silence trimmed off both ends."""
+def synth(word: str, voice: str, speed: int = 200, rate: int = RATE) -> Pcm:
+    """One word from espeak-ng, resampled to ``rate`` Hz mono s16le, silence trimmed off both
+    ends."""
     wav = subprocess.run(
         ["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", word],
         capture_output=True,
         check=True,
     ).stdout
     raw = subprocess.run(
-        [*("sox", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(RATE)), *SOX_S16_MONO],
+        [*("sox", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(rate)), *SOX_S16_MONO],
         input=wav,
         capture_output=True,
         check=True,
@@ -67,12 +68,12 @@ def synth(word: str, voice: str, speed: int = 200) -> Pcm:
     return pcm[max(0, loud[0] - 32) : loud[-1] + 32].copy()
 
 
-def silence(ms: float) -> Pcm:
-    return np.zeros(int(RATE * ms / 1000), dtype=np.int16)
+def silence(ms: float, rate: int = RATE) -> Pcm:
+    return np.zeros(int(rate * ms / 1000), dtype=np.int16)
 
 
-def ms_of(samples: int) -> int:
-    return round(samples * 1000 / RATE)
+def ms_of(samples: int, rate: int = RATE) -> int:
+    return round(samples * 1000 / rate)
 
 
 # --- Transcript model ---

@@ -144,6 +144,25 @@ def build(out: Path) -> list[Path]:
             ["Welcome back.", "The weather is sunny and warm.", "See you soon."],
             overlap=False,
         ),
+        # The livekit plugin's defaults (model tts-rt-v1-preview, en, Maya, pcm_s16le at
+        # 24000 Hz, speed 1.0, timestamps on), and its messages: one agent reply per stream,
+        # sent a sentence at a time. Default agents saying these replay recorded audio.
+        make_tts(
+            "tts-maya-default",
+            "Maya",
+            "en-us+f3",
+            "tts-rt-v1-preview",
+            [
+                ["Hello! ", "How can I help you today?"],
+                ["Sure, let me check that for you. ", "One moment please."],
+                ["Thanks for calling. ", "Have a great day!"],
+            ],
+            overlap=False,
+            sample_rate=24_000,
+            sentence_gap_ms=250,
+            notes="The livekit plugin's default configuration, each reply sent sentence by"
+            " sentence; ",
+        ),
     ]
     if out.exists():
         for path in out.iterdir():

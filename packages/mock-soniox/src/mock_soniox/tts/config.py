@@ -153,8 +153,8 @@ def parse_stream_config(
 ) -> StreamConfig:
     """Validate a stream's config message; raises :class:`ProtocolError` naming the bad field.
 
-    ``model`` keeps the name the client sent (fixtures match on it); aliases are resolved only to
-    look up what the model supports."""
+    ``model`` keeps the name the client sent; aliases are resolved only to look up what the model
+    supports (fixture replay folds them itself)."""
     stream_id = _required_str(msg, "stream_id", MAX_STREAM_ID_CHARS)
     model = _required_str(msg, "model", MAX_NAME_CHARS)
     language = _required_str(msg, "language", MAX_NAME_CHARS)
