@@ -6,9 +6,10 @@ input, usage). ``stt.SpeechStream`` adds the input side (``push_frame``, ``flush
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +30,14 @@ from ._stt_audio import SAMPLE_BYTES, AudioOutbox, Finalize, ReplayBuffer
 from ._stt_transcript import FIN_MARKER, TranscriptAssembler
 from .log import logger
 
+CLOSE_TIMEOUT_S = 2.0  # a peer that does not answer the close handshake by then is cut
 USAGE_REPORT_MS = 30_000  # report usage at least this often even without endpoints
 CHUNK_MS = 100  # queued and re-sent audio goes out in websocket messages of at most this size
 _KEEPALIVE = json.dumps({"type": "keepalive"})
 _FINALIZE = json.dumps({"type": "finalize"})
 _END_OF_AUDIO = ""
+# What a failing socket raises from send/receive (aiohttp's ClientConnectionResetError is both).
+NETWORK_ERRORS = (aiohttp.ClientError, OSError)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class SessionStream(stt.SpeechStream):
         self._unreported_ms = 0
         self._unreported_tokens = 0
         self._last_audio_sent = time.monotonic()
+        self._link_error: BaseException | None = None  # why a helper task ended the session
+        self._report_errors = True  # False for recognize()'s stream: recognize() reports them
 
     @property
     def request_id(self) -> str:
@@ -103,6 +109,10 @@ class SessionStream(stt.SpeechStream):
         self._user_offset = value
         self._start_time_offset = value
 
+    def _emit_error(self, api_error: Exception, recoverable: bool) -> None:
+        if self._report_errors:
+            super()._emit_error(api_error, recoverable)
+
     async def _run(self) -> None:
         # Our timeline comes from the audio itself (replay positions), so the framework's
         # wall-clock additions to _start_time_offset between attempts are not used.
@@ -115,7 +125,12 @@ class SessionStream(stt.SpeechStream):
             self._settle_before_raise(exc, started)
             raise
         try:
-            await self._session(ws)
+            try:
+                await self._session(ws)
+            except NETWORK_ERRORS as exc:
+                # Config, replay, audio, keepalive or receive: a network failure anywhere in the
+                # session is a connection error the retry loop handles.
+                raise self._lost(exc) from exc
         except APIError as exc:
             self._settle_before_raise(exc, started)
             raise
@@ -123,7 +138,7 @@ class SessionStream(stt.SpeechStream):
             self._report_usage_directly()
             raise
         finally:
-            await ws.close()
+            await close_bounded(ws)
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
         session = self._link.session()
@@ -171,19 +186,31 @@ class SessionStream(stt.SpeechStream):
         if self._finalize_pending and not self._input_ended:
             await ws.send_str(_FINALIZE)
 
-        sender = asyncio.create_task(self._send_audio(ws), name="soniox-stt-send")
-        keepalive = asyncio.create_task(self._keepalive(ws), name="soniox-stt-keepalive")
+        self._link_error = None
+        sender = asyncio.create_task(
+            self._guarded(ws, self._send_input(ws)), name="soniox-stt-send"
+        )
+        keepalive = asyncio.create_task(
+            self._guarded(ws, self._keepalive(ws)), name="soniox-stt-keepalive"
+        )
         try:
-            await self._receive(ws, sender)
+            await self._receive(ws)
         finally:
             await utils.aio.cancel_and_wait(sender, keepalive)
+            # Owned to the end: a helper's own failure (a bug, not the network) is not lost.
+            for task in (sender, keepalive):
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    raise error
 
-    async def _send_audio(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _guarded(
+        self, ws: aiohttp.ClientWebSocketResponse, work: Coroutine[Any, Any, None]
+    ) -> None:
+        """Run a helper of the receive loop; a network failure in it ends the session."""
         try:
-            await self._send_input(ws)
-        except Exception:
-            await ws.close()  # wakes the receiver, which ends this attempt
-            raise
+            await work
+        except NETWORK_ERRORS as exc:
+            self._link_error = exc
+            await close_bounded(ws)  # wakes the receiver, which ends this attempt
 
     async def _send_input(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Outbox -> socket. Each chunk enters the replay buffer before it is sent."""
@@ -210,9 +237,7 @@ class SessionStream(stt.SpeechStream):
                 idle = 0.0
             await asyncio.sleep(interval - idle)
 
-    async def _receive(
-        self, ws: aiohttp.ClientWebSocketResponse, sender: asyncio.Task[None]
-    ) -> None:
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
             # The heartbeat bounds this wait: a silent half-open socket ends in ERROR/CLOSED.
             msg = await ws.receive()
@@ -222,6 +247,8 @@ class SessionStream(stt.SpeechStream):
                 except ValueError:
                     # A garbled frame means a broken connection: retry it like one.
                     raise APIConnectionError("Soniox STT: unreadable message") from None
+                if not isinstance(content, dict):
+                    raise APIConnectionError("Soniox STT: unexpected message (not an object)")
                 if self._on_message(content):
                     return
             elif msg.type in (
@@ -230,11 +257,12 @@ class SessionStream(stt.SpeechStream):
                 aiohttp.WSMsgType.CLOSED,
                 aiohttp.WSMsgType.ERROR,
             ):
-                if sender.done() and not sender.cancelled() and sender.exception():
-                    reason = type(sender.exception()).__name__
-                else:
-                    reason = f"close code {ws.close_code}"
-                raise APIConnectionError(f"Soniox STT: connection lost ({reason})")
+                raise self._lost(self._link_error, ws.close_code)
+
+    def _lost(self, cause: BaseException | None, code: int | None = None) -> APIConnectionError:
+        cause = cause or self._link_error
+        reason = type(cause).__name__ if cause else f"close code {code}"
+        return APIConnectionError(f"Soniox STT: connection lost ({reason})")
 
     def _on_message(self, frame: dict[str, object]) -> bool:
         """Handle one server frame; True once the session has finished."""
@@ -344,3 +372,11 @@ def _status_error(frame: dict[str, object]) -> APIStatusError:
         request_id=str(frame.get("request_id") or "") or None,
         body=frame,
     )
+
+
+async def close_bounded(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Close the socket; a peer that never answers the close frame is cut after a while."""
+    # On the timeout aiohttp's close() is cancelled, and then drops the connection itself.
+    with contextlib.suppress(*NETWORK_ERRORS):  # TimeoutError is an OSError
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await ws.close()

@@ -271,13 +271,18 @@ class STT(stt.STT[Never]):
         once = dataclasses.replace(conn_options, max_retry=0)
         finals: list[stt.SpeechData] = []
         request_id = ""
-        async with self.stream(language=language, conn_options=once) as stream:
+        stream = SpeechStream(stt=self, conn_options=once, language=language)
+        # recognize() reports each failure itself (and decides whether to retry): the inner
+        # stream's own report would tell the same failure twice, the first as non-recoverable.
+        stream._report_errors = False
+        async with stream:
             for frame in frames:
                 stream.push_frame(frame)
             stream.end_input()
             async for event in stream:
                 request_id = event.request_id
-                if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT and event.alternatives:
+                final = event.type == stt.SpeechEventType.FINAL_TRANSCRIPT
+                if final and event.alternatives and event.alternatives[0].text:
                     finals.append(event.alternatives[0])
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
