@@ -43,6 +43,7 @@ class RunSettings:
     silence_timeout_s: float
     acquire_timeout_s: float
     retry_interval_s: float
+    max_replays: int = 3  # replays of one failing stream within an attempt (<= max_retry)
 
 
 @dataclass
@@ -271,6 +272,7 @@ class StreamRunner:
         self._live: set[SonioxStream] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._segment_s = 0.0  # audio emitted so far in this attempt
+        self._last_sentence_at = 0.0  # loop time the open stream last got a sentence
 
     async def run(self) -> None:
         feeder = asyncio.create_task(self._feed(), name="soniox-tts-feed")
@@ -328,11 +330,16 @@ class StreamRunner:
                 and not self._open.end_requested
                 and bool(self._open.ledger.sentences)
             )
+            # The service's idle timer runs from the last text it received, so ours runs from
+            # the last sentence sent: tokens that complete no sentence do not postpone it.
+            deadline = (
+                self._last_sentence_at + self._settings.stream_idle_timeout_s
+                if waiting_on_open_stream
+                else None
+            )
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow our cancellation
-                async with asyncio.timeout(
-                    self._settings.stream_idle_timeout_s if waiting_on_open_stream else None
-                ):
+                async with asyncio.timeout_at(deadline):
                     item = await self._input_ch.recv()
             except TimeoutError:
                 self._end_open_stream()  # rotate before the service's idle timeout
@@ -362,6 +369,7 @@ class StreamRunner:
             self._open = stream
         self._on_first_text()
         stream.add_sentence(sentence)
+        self._last_sentence_at = asyncio.get_running_loop().time()
 
     def _end_open_stream(self) -> None:
         if self._open is not None:
@@ -426,7 +434,7 @@ class StreamRunner:
                 if pending and ledger.timed_text_ends_a_word():
                     self._push_words(stream, pending, segment_start)
             failures = 0 if stream.ledger.emitted_s > emitted_before else failures + 1
-            if failures > MAX_REPLAYS:
+            if failures > self._settings.max_replays:
                 raise error
             plan = stream.ledger.replay_plan()
             logger.warning(
@@ -445,7 +453,11 @@ class StreamRunner:
             if stream.end_requested:
                 replacement.end()
             delay = 0.1 if failures <= 1 else self._settings.retry_interval_s
-            self._start(replacement, delay, avoid=stream.connection)
+            # A per-stream error (408, 429, 5xx, terminated early) leaves a healthy socket: the
+            # replacement may go on it. A lost connection is closed and the pool skips it; a
+            # silent stream makes its socket suspect, so its replacement goes elsewhere.
+            suspect = None if isinstance(error, APIStatusError) else stream.connection
+            self._start(replacement, delay, avoid=suspect)
             stream = replacement
 
     async def _drain(self, stream: SonioxStream, segment_start: float) -> APIError | None:

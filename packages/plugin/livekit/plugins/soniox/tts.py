@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, Never
 
@@ -21,12 +22,13 @@ from livekit.agents import (
     tts,
     utils,
 )
+from livekit.agents.tts.tts import _ChunkedStreamFromStream
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 
 from ._tts_audio import AUDIO_FORMATS
 from ._tts_pool import IDLE_GRACE_S, MAX_STREAMS_PER_CONNECTION, ConnectionPool
-from ._tts_stream import RunSettings, StreamRunner
+from ._tts_stream import MAX_REPLAYS, RunSettings, StreamRunner
 from .log import logger
 
 WEBSOCKET_URL = "wss://tts-rt.soniox.com/tts-websocket"
@@ -222,7 +224,7 @@ class TTS(tts.TTS[Never]):
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
     ) -> tts.ChunkedStream:
         """One-shot synthesis, through the same shared connections as ``stream()``."""
-        return self._synthesize_with_stream(text, conn_options=conn_options)
+        return _ChunkedStream(tts=self, input_text=text, conn_options=conn_options)
 
     def stream(
         self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
@@ -276,6 +278,22 @@ class TTS(tts.TTS[Never]):
         )
 
 
+_SYNTHESIZE_RETRY_BUDGET: ContextVar[int | None] = ContextVar(
+    "soniox_synthesize_retry_budget", default=None
+)
+
+
+class _ChunkedStream(_ChunkedStreamFromStream):
+    """livekit's synthesize()-over-stream(), with the call's retry budget for replays."""
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        token = _SYNTHESIZE_RETRY_BUDGET.set(self._conn_options.max_retry)
+        try:
+            await super()._run(output_emitter)
+        finally:
+            _SYNTHESIZE_RETRY_BUDGET.reset(token)
+
+
 class SynthesizeStream(tts.SynthesizeStream):
     """A streaming synthesis on the TTS's shared connections."""
 
@@ -283,6 +301,11 @@ class SynthesizeStream(tts.SynthesizeStream):
         super().__init__(tts=tts, conn_options=conn_options)
         self._tts: TTS = tts
         self._opts = replace(tts._opts)
+        # Replays of a failed Soniox stream are retries: never more than the caller allows
+        # (FallbackAdapter passes max_retry=0 to fail over at once). synthesize()'s inner stream
+        # gets max_retry=0 from livekit; it takes the budget of the synthesize() call instead.
+        budget = _SYNTHESIZE_RETRY_BUDGET.get()
+        self._replay_budget = conn_options.max_retry if budget is None else budget
 
     async def aclose(self) -> None:
         """Stop this stream now (e.g. on barge-in).
@@ -312,6 +335,7 @@ class SynthesizeStream(tts.SynthesizeStream):
             silence_timeout_s=self._conn_options.timeout,
             acquire_timeout_s=self._conn_options.timeout,
             retry_interval_s=self._conn_options.retry_interval,
+            max_replays=min(MAX_REPLAYS, self._replay_budget),
         )
         runner = StreamRunner(
             pool=self._tts._ensure_pool(),

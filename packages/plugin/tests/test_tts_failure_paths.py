@@ -1,0 +1,89 @@
+"""TTS failure paths (issue 14, items 10-12): rotation timing, where replays go, replay budget."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from livekit.agents import APIConnectOptions, APIStatusError
+from tests.tts_helpers import (
+    FAST,
+    collect,
+    connections,
+    count,
+    expected_ms,
+    make_tts,
+    speak,
+    tts_entries,
+    watch,
+)
+
+from mock_soniox.pytest_plugin import MockSoniox
+
+# --- 10: idle rotation counts from the last sentence sent, not from the last input chunk ---
+
+
+async def test_trickling_tokens_do_not_postpone_idle_rotation(mock_soniox: MockSoniox) -> None:
+    async with (
+        make_tts(mock_soniox, stream_idle_timeout=0.3) as t,
+        watch(mock_soniox) as journal,
+        t.stream(conn_options=FAST) as stream,
+    ):
+        stream.push_text("The first sentence is complete. ")
+        await journal.until(lambda e: count(e, "c2s", "text") == 1)
+        trickling = True
+
+        async def trickle() -> None:
+            # An LLM producing tokens of a sentence that never ends within the idle timeout.
+            while trickling:
+                stream.push_text(" and")
+                await asyncio.sleep(0.05)
+
+        feeder = asyncio.create_task(trickle())
+        try:
+            # The open Soniox stream gets its text_end ~0.3 s after its last sentence went out.
+            await journal.until(lambda e: count(e, "c2s", "text_end") == 1, within_s=2.0)
+        finally:
+            trickling = False
+            await feeder
+        stream.push_text(" so it ends.")
+        stream.end_input()
+        await collect(stream)
+
+
+# --- 11: a per-stream error on a healthy socket is replayed on that socket ---
+
+
+@pytest.mark.parametrize("spec", ["error:code=429,stream=1", "error:code=503,stream=1"])
+async def test_per_stream_failure_is_replayed_on_the_same_connection(
+    mock_soniox: MockSoniox, spec: str
+) -> None:
+    async with make_tts(mock_soniox, spec) as t:
+        heard = await speak(t, "Short and sweet.")
+    entries = tts_entries(mock_soniox)
+    assert count(entries, "c2s", "config") == 2  # the failed stream and its replay
+    assert len(connections(entries)) == 1  # no new websocket for a per-stream error
+    assert heard.duration_ms == pytest.approx(expected_ms("Short and sweet."), abs=60)
+
+
+async def test_a_lost_connection_is_not_used_for_the_replay(mock_soniox: MockSoniox) -> None:
+    async with make_tts(mock_soniox, "drop:after_frames=2,times=1") as t:
+        await speak(t, "Short and sweet. And one more.")
+    assert len(connections(tts_entries(mock_soniox))) == 2
+
+
+# --- 12: internal replays respect conn_options.max_retry ---
+
+
+@pytest.mark.parametrize("max_retry", [0, 1])
+async def test_replays_stay_within_max_retry(mock_soniox: MockSoniox, max_retry: int) -> None:
+    options = APIConnectOptions(max_retry=max_retry, retry_interval=0.01, timeout=5.0)
+    async with make_tts(mock_soniox, "error:code=503") as t:  # every stream fails
+        stream = t.stream(conn_options=options)
+        stream.push_text("This never gets through.")
+        stream.end_input()
+        with pytest.raises(APIStatusError):
+            await collect(stream)
+        await stream.aclose()
+    # Each livekit attempt makes at most max_retry replays: (1 + max_retry) ** 2 streams in all.
+    assert count(tts_entries(mock_soniox), "c2s", "config") == (1 + max_retry) ** 2
