@@ -64,3 +64,58 @@ def test_stt_module_keeps_its_public_names() -> None:
         # Defined there, as in the seed (``livekit.plugins.soniox.stt.SpeechStream``).
         assert getattr(stt, name).__module__ == "livekit.plugins.soniox.stt"
     assert stt.TranslationConfig.__module__ == "livekit.plugins.soniox.stt"
+
+
+def test_the_plugin_registers_with_livekit_on_import() -> None:
+    from livekit.agents import Plugin
+
+    mine = [p for p in Plugin.registered_plugins if p.package == "livekit.plugins.soniox"]
+    assert len(mine) == 1
+    assert mine[0].title == "livekit.plugins.soniox"
+    assert mine[0].version == soniox.__version__
+
+
+def test_importing_off_the_main_thread_does_not_fail() -> None:
+    import importlib
+    import sys
+    import threading
+
+    from livekit.agents import Plugin
+
+    before = list(Plugin.registered_plugins)
+    saved = {k: v for k, v in sys.modules.items() if k.startswith("livekit.plugins.soniox")}
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            importlib.import_module("livekit.plugins.soniox")
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        for name in saved:
+            del sys.modules[name]
+        thread = threading.Thread(target=load)
+        thread.start()
+        thread.join(30)
+    finally:
+        sys.modules.update(saved)
+        import livekit.plugins
+
+        livekit.plugins.soniox = saved["livekit.plugins.soniox"]
+    assert errors == []
+    assert Plugin.registered_plugins == before
+
+
+def test_the_distribution_declares_what_it_ships() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "Apache-2.0"
+    assert (root / "LICENSE").read_text().split()[:4] == ["Apache", "License", "Version", "2.0,"]
+    readme = (root / project["readme"]).read_text()
+    assert "mock-soniox" not in readme and "](packages/" not in readme  # for PyPI, standalone
+    assert "livekit-agents>=1.8.9,<1.9" in project["dependencies"]
+    assert project["urls"] and project["authors"]
+    assert any(c.startswith("License ::") for c in project["classifiers"]) is False  # PEP 639
