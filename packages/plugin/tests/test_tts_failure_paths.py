@@ -87,3 +87,24 @@ async def test_replays_stay_within_max_retry(mock_soniox: MockSoniox, max_retry:
         await stream.aclose()
     # Each livekit attempt makes at most max_retry replays: (1 + max_retry) ** 2 streams in all.
     assert count(tts_entries(mock_soniox), "c2s", "config") == (1 + max_retry) ** 2
+
+
+# --- 9: the worker's HTTP session, and a TTS nobody closes leaves nothing behind ---
+
+
+async def test_uses_the_workers_http_session_and_cleans_up_unclosed(
+    mock_soniox: MockSoniox,
+) -> None:
+    from livekit.agents import utils
+    from livekit.plugins import soniox
+    from tests.conftest import other_tasks
+
+    worker_session = utils.http_context.http_session()
+    t = soniox.TTS(api_key="k", websocket_url=mock_soniox.tts_url, connection_idle_timeout=0.1)
+    async with watch(mock_soniox) as journal:
+        heard = await speak(t, "Nobody closes this one.")
+        # AgentSession never calls TTS.aclose(): idle sockets must close on their own.
+        await journal.until(lambda e: count(e, "event", "closed") == 1)
+    assert heard.duration_ms > 0
+    assert t._ensure_session() is worker_session  # its proxy settings, closed by the worker
+    assert not other_tasks()

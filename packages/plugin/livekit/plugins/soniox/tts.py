@@ -144,8 +144,8 @@ class TTS(tts.TTS[Never]):
             api_key: Soniox API key; defaults to the SONIOX_API_KEY environment variable.
             websocket_url: Service URL; the SONIOX_TTS_URL environment variable overrides the
                 default (an explicitly passed URL wins).
-            http_session: aiohttp session for the websockets. Without one the plugin uses its
-                own session with no connection limit, so many streams never queue for a socket.
+            http_session: aiohttp session for the websockets. Without one the plugin uses the
+                worker's (``utils.http_context.http_session()``), as other livekit plugins do.
             speed: Speaking rate, 0.7 to 1.3.
             reduce_silence: Shorten pauses (models that support it, not tts-rt-v1*).
             return_timestamps: Give livekit word timings (an aligned transcript).
@@ -153,8 +153,8 @@ class TTS(tts.TTS[Never]):
                 stream is finished, ahead of the service's own per-stream idle timeout.
             max_stream_age: Seconds after which the next sentence starts a new Soniox stream,
                 ahead of the service's 2-minute cap.
-            connection_idle_timeout: Seconds an extra connection may sit idle before it closes
-                (one connection always stays open).
+            connection_idle_timeout: Seconds a connection may sit idle before it closes (the
+                last one too; the next stream opens a new one).
         """
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=return_timestamps),
@@ -186,7 +186,6 @@ class TTS(tts.TTS[Never]):
         )
         _validate(self._opts)
         self._session = http_session
-        self._owns_session = False
         self._connection_idle_timeout = connection_idle_timeout
         self._pool: ConnectionPool | None = None
         self._streams: weakref.WeakSet[SynthesizeStream] = weakref.WeakSet()
@@ -248,10 +247,6 @@ class TTS(tts.TTS[Never]):
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-            self._owns_session = False
 
     def _ensure_pool(self) -> ConnectionPool:
         if self._pool is None:
@@ -264,11 +259,9 @@ class TTS(tts.TTS[Never]):
         return self._pool
 
     def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            # limit=0: websockets hold their connector slot for life; a limit would queue them
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-            self._owns_session = True
-        return self._session
+        # As the seed: the worker's session (its proxy settings, closed by the worker). Outside
+        # a worker, wrap your code in ``async with livekit.agents.utils.http_context.open()``.
+        return self._session or utils.http_context.http_session()
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
         return await self._ensure_session().ws_connect(
