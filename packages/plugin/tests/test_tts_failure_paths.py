@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (CJK sentence punctuation is the point of some tests here)
 """TTS failure paths (issue 14, items 10-12): rotation timing, where replays go, replay budget."""
 
 from __future__ import annotations
@@ -107,4 +108,64 @@ async def test_uses_the_workers_http_session_and_cleans_up_unclosed(
         await journal.until(lambda e: count(e, "event", "closed") == 1)
     assert heard.duration_ms > 0
     assert t._ensure_session() is worker_session  # its proxy settings, closed by the worker
-    assert not other_tasks()
+    async with asyncio.timeout(2):  # the client side of that close finishes by itself
+        while leftover := other_tasks():
+            await asyncio.wait(leftover)
+
+
+# --- 8: sentences as livekit's tokenizer sees them (CJK without spaces, abbreviations...) ---
+
+
+@pytest.mark.parametrize(
+    ("pieces", "sentences"),
+    [
+        (["你好。", "今天天气很好！", "我们"], ["你好。", "今天天气很好！"]),
+        (["こんにちは。", "元気ですか？", "はい"], ["こんにちは。", "元気ですか？"]),
+        (
+            ["I live in the U.", "S. now. It costs 3.", "50 dollars. And"],
+            ["I live in the U.S. now.", "It costs 3.50 dollars."],
+        ),
+        (
+            ["See https://example.com/a.b for", " more. Then"],
+            ["See https://example.com/a.b for more."],
+        ),
+    ],
+)
+async def test_sentences_go_out_as_soon_as_the_tokenizer_ends_them(
+    mock_soniox: MockSoniox, pieces: list[str], sentences: list[str]
+) -> None:
+    async with (
+        make_tts(mock_soniox) as t,
+        watch(mock_soniox) as journal,
+        t.stream(conn_options=FAST) as stream,
+    ):
+        for piece in pieces:
+            stream.push_text(piece)
+        # Before the input ends, the complete sentences are already on the wire, whole.
+        entries = await journal.until(lambda e: count(e, "c2s", "text") == len(sentences))
+        texts = [e.data["text"] for e in entries if e.direction == "c2s" and e.kind == "text"]
+        assert [x.strip() for x in texts] == sentences
+        stream.end_input()
+        await collect(stream)
+
+
+async def test_a_custom_tokenizer_is_used(mock_soniox: MockSoniox) -> None:
+    from livekit.agents import tokenize
+    from livekit.agents.tokenize.tokenizer import SentenceStream
+
+    class EveryComma(tokenize.SentenceTokenizer):
+        def tokenize(self, text: str, *, language: str | None = None) -> list[str]:
+            return [p for p in text.replace(",", ",\\0").split("\\0") if p]
+
+        def stream(self, *, language: str | None = None) -> SentenceStream:
+            raise NotImplementedError
+
+    async with (
+        make_tts(mock_soniox, tokenizer=EveryComma()) as t,
+        watch(mock_soniox) as j,
+        t.stream(conn_options=FAST) as stream,
+    ):
+        stream.push_text("one, two, three")
+        await j.until(lambda e: count(e, "c2s", "text") == 2)
+        stream.end_input()
+        await collect(stream)

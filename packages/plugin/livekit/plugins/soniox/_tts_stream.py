@@ -15,7 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from livekit.agents import APIConnectionError, APIError, APIStatusError, APITimeoutError, tts, utils
+from livekit.agents import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    tokenize,
+    tts,
+    utils,
+)
 from livekit.agents.types import TimedString
 from livekit.agents.utils import aio
 from livekit.agents.utils.codecs import AudioStreamDecoder
@@ -23,7 +31,14 @@ from livekit.agents.utils.codecs import AudioStreamDecoder
 from ._tts_audio import ENCODED_FORMATS, RawToPcm16, pcm_bytes, pcm_seconds
 from ._tts_pool import ConnectionPool, TTSConnection, status_error
 from ._tts_replay import StreamLedger
-from ._tts_text import CharTiming, SentenceSplitter, WordGrouper, WordTiming, parse_timestamps
+from ._tts_text import (
+    CharTiming,
+    SentenceSplitter,
+    TokenizerSplitter,
+    WordGrouper,
+    WordTiming,
+    parse_timestamps,
+)
 from .log import logger
 
 MAX_REPLAYS = 3  # consecutive failures of one stream without new audio before giving up
@@ -44,6 +59,7 @@ class RunSettings:
     acquire_timeout_s: float
     retry_interval_s: float
     max_replays: int = 3  # replays of one failing stream within an attempt (<= max_retry)
+    tokenizer: tokenize.SentenceTokenizer | None = None  # None: the built-in SentenceSplitter
 
 
 @dataclass
@@ -323,7 +339,8 @@ class StreamRunner:
             self._order.put_nowait(None)
 
     async def _read_input(self) -> None:
-        splitter = SentenceSplitter()
+        tokenizer = self._settings.tokenizer
+        splitter = SentenceSplitter() if tokenizer is None else TokenizerSplitter(tokenizer)
         while True:
             waiting_on_open_stream = (
                 self._open is not None

@@ -19,6 +19,7 @@ import aiohttp
 from livekit.agents import (
     DEFAULT_API_CONNECT_OPTIONS,
     APIConnectOptions,
+    tokenize,
     tts,
     utils,
 )
@@ -130,6 +131,7 @@ class TTS(tts.TTS[Never]):
         stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT,
         max_stream_age: float = DEFAULT_MAX_STREAM_AGE,
         connection_idle_timeout: float = IDLE_GRACE_S,
+        tokenizer: NotGivenOr[tokenize.SentenceTokenizer] = NOT_GIVEN,
     ) -> None:
         """Create a Soniox TTS.
 
@@ -155,6 +157,8 @@ class TTS(tts.TTS[Never]):
                 ahead of the service's 2-minute cap.
             connection_idle_timeout: Seconds a connection may sit idle before it closes (the
                 last one too; the next stream opens a new one).
+            tokenizer: Splits the pushed text into the sentences sent to Soniox. Defaults to
+                livekit's blingfire tokenizer (CJK, abbreviations, decimals, URLs).
         """
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=return_timestamps),
@@ -187,6 +191,12 @@ class TTS(tts.TTS[Never]):
         _validate(self._opts)
         self._session = http_session
         self._connection_idle_timeout = connection_idle_timeout
+        # min_sentence_len=1: a short sentence (most CJK ones) goes out as soon as it is complete.
+        self._tokenizer = (
+            tokenizer
+            if is_given(tokenizer)
+            else tokenize.blingfire.SentenceTokenizer(retain_format=True, min_sentence_len=1)
+        )
         self._pool: ConnectionPool | None = None
         self._streams: weakref.WeakSet[SynthesizeStream] = weakref.WeakSet()
 
@@ -329,6 +339,7 @@ class SynthesizeStream(tts.SynthesizeStream):
             acquire_timeout_s=self._conn_options.timeout,
             retry_interval_s=self._conn_options.retry_interval,
             max_replays=min(MAX_REPLAYS, self._replay_budget),
+            tokenizer=self._tts._tokenizer,
         )
         runner = StreamRunner(
             pool=self._tts._ensure_pool(),
