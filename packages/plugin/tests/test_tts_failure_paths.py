@@ -108,7 +108,7 @@ async def test_uses_the_workers_http_session_and_cleans_up_unclosed(
         await journal.until(lambda e: count(e, "event", "closed") == 1)
     assert heard.duration_ms > 0
     assert t._ensure_session() is worker_session  # its proxy settings, closed by the worker
-    async with asyncio.timeout(2):  # the client side of that close finishes by itself
+    async with asyncio.timeout(5):  # the client side of that close finishes by itself
         while leftover := other_tasks():
             await asyncio.wait(leftover)
 
