@@ -13,7 +13,7 @@ import binascii
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from livekit.agents import (
     APIConnectionError,
@@ -486,6 +486,17 @@ class StreamRunner:
         while True:
             # Silence only counts once text_end is out: before that the service may be waiting
             # for more text (and idle rotation bounds how long that lasts).
+            try:
+                # Events already queued need no timer (one per event was a third of the cost of
+                # a stream); the burst runs without yielding, so a cancel still finds us below.
+                event = stream.events.get_nowait()
+            except asyncio.QueueEmpty:
+                pass
+            else:
+                error = self._handle(stream, event, segment_start)
+                if error is not False:
+                    return error
+                continue
             timeout = max(0.01, stream.last_heard + silence - time.monotonic())
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel (aclose) that
@@ -497,20 +508,29 @@ class StreamRunner:
                     stream.cancel()
                     return APITimeoutError(f"Soniox TTS stream silent for {silence:.1f}s")
                 continue
-            if isinstance(event, _Timings):
-                stream.ledger.add_timings(event.chars)
-                self._settle_drop(stream)
-                if self._settings.aligned_transcript:
-                    self._push_words(stream, stream.words.push(event.chars), segment_start)
-            elif isinstance(event, _Audio):
-                self._settle_drop(stream)
-                self._emit(stream, event.pcm)
-            elif isinstance(event, _Done):
-                if self._settings.aligned_transcript:
-                    self._push_words(stream, stream.words.flush(), segment_start)
-                return None
-            else:
-                return event.error
+            error = self._handle(stream, event, segment_start)
+            if error is not False:
+                return error
+
+    def _handle(
+        self, stream: SonioxStream, event: _Event, segment_start: float
+    ) -> APIError | Literal[False] | None:
+        """One event of a stream: False to go on; else how the stream ended (None: done)."""
+        if isinstance(event, _Timings):
+            stream.ledger.add_timings(event.chars)
+            self._settle_drop(stream)
+            if self._settings.aligned_transcript:
+                self._push_words(stream, stream.words.push(event.chars), segment_start)
+        elif isinstance(event, _Audio):
+            self._settle_drop(stream)
+            self._emit(stream, event.pcm)
+        elif isinstance(event, _Done):
+            if self._settings.aligned_transcript:
+                self._push_words(stream, stream.words.flush(), segment_start)
+            return None
+        else:
+            return event.error
+        return False
 
     def _settle_drop(self, stream: SonioxStream) -> None:
         if stream.drop_total is None:
