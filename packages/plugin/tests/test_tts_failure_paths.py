@@ -21,6 +21,8 @@ from tests.tts_helpers import (
 
 from mock_soniox.pytest_plugin import MockSoniox
 
+from .conftest import other_tasks
+
 # --- 10: idle rotation counts from the last sentence sent, not from the last input chunk ---
 
 
@@ -98,7 +100,6 @@ async def test_uses_the_workers_http_session_and_cleans_up_unclosed(
 ) -> None:
     from livekit.agents import utils
     from livekit.plugins import soniox
-    from tests.conftest import other_tasks
 
     worker_session = utils.http_context.http_session()
     t = soniox.TTS(api_key="k", websocket_url=mock_soniox.tts_url, connection_idle_timeout=0.1)
