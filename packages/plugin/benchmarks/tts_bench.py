@@ -57,7 +57,15 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def plugin_round(url: str, n: int) -> tuple[list[float], float]:
-    tts = soniox.TTS(api_key="bench", websocket_url=url)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        return await _plugin_round(url, n, session)
+
+
+async def _plugin_round(
+    url: str, n: int, session: aiohttp.ClientSession
+) -> tuple[list[float], float]:
+    # A session without a connector limit, as the plugin README advises for many streams.
+    tts = soniox.TTS(api_key="bench", websocket_url=url, http_session=session)
     tts.prewarm()
 
     async def one() -> float:

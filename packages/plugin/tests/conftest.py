@@ -80,3 +80,12 @@ async def wait_journal(
         return await asyncio.wait_for(found, within)
     finally:
         unsubscribe()
+
+
+@pytest.fixture(autouse=True)
+async def livekit_http_context() -> AsyncIterator[None]:
+    """What a livekit worker provides: ``utils.http_context.http_session()`` for plugins."""
+    from livekit.agents import utils
+
+    async with utils.http_context.open():
+        yield

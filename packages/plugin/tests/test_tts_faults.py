@@ -76,7 +76,7 @@ async def test_terminated_without_audio_is_retried(mock_soniox: MockSoniox) -> N
 
 
 async def test_rate_limited_stream_is_retried(mock_soniox: MockSoniox) -> None:
-    async with make_tts(mock_soniox, "error:code=429,times=1", return_timestamps=True) as t:
+    async with make_tts(mock_soniox, "error:code=429,stream=1", return_timestamps=True) as t:
         heard = await speak(t, LONG)
     errors = stream_errors(tts_entries(mock_soniox))
     # text already on the wire when the 429 came back is answered "not found": harmless

@@ -206,7 +206,7 @@ async def test_prewarm_and_metrics_report_reuse(mock_soniox: MockSoniox) -> None
     assert collected[0].audio_duration == pytest.approx(expected_ms("Warm start.") / 1000, abs=0.06)
 
 
-async def test_idle_extra_connections_close_after_the_grace_period(
+async def test_idle_connections_close_after_the_grace_period(
     mock_soniox: MockSoniox,
 ) -> None:
     async with make_tts(mock_soniox, connection_idle_timeout=0.1) as t, watch(mock_soniox) as j:
@@ -219,11 +219,11 @@ async def test_idle_extra_connections_close_after_the_grace_period(
         await asyncio.gather(*(collect(s) for s in streams))
         for stream in streams:
             await stream.aclose()
-        await j.until(lambda e: count(e, "event", "closed") == 1)
+        await j.until(lambda e: count(e, "event", "closed") == 2)  # the last one too
         assert t._pool is not None
-        assert len(t._pool.connections) == 1  # one stays warm
-        await speak(t, "Still here.")
-    assert len(connections(tts_entries(mock_soniox))) == 2
+        assert t._pool.connections == []
+        await speak(t, "Still here.")  # opens a fresh one
+    assert len(connections(tts_entries(mock_soniox))) == 3
 
 
 async def test_aclose_leaves_no_task_behind(mock_soniox: MockSoniox) -> None:

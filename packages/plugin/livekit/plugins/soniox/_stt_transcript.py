@@ -222,7 +222,12 @@ class TranscriptAssembler:
             token = parse_token(raw, time_base)
             if token.is_marker:
                 if token.is_final and token.text in (END_MARKER, FIN_MARKER):
-                    events += self._close_utterance()
+                    closed = self._close_utterance()
+                    if token.text == FIN_MARKER and not self._answers_fin(closed):
+                        # A flush() after the utterance already ended: its answer is still a
+                        # final transcript (an empty one), or the caller waits for one in vain.
+                        closed.append(self._empty_final())
+                    events += closed
                 continue  # other markers (e.g. <docroot>) carry nothing to show
             if self._closing is not None and not token.is_translation:
                 events += self._emit_closing()  # new speech: the previous translation is over
@@ -307,6 +312,25 @@ class TranscriptAssembler:
                 events.append(self._event(stt.SpeechEventType.START_OF_SPEECH))
             return events
         return events + self._final_events(finals)
+
+    def _answers_fin(self, closed: Sequence[stt.SpeechEvent]) -> bool:
+        """The events closing an utterance include its final, or it waits for a translation."""
+        final = stt.SpeechEventType.FINAL_TRANSCRIPT
+        return self._closing is not None or any(e.type == final for e in closed)
+
+    def _empty_final(self) -> stt.SpeechEvent:
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+            request_id=self.request_id,
+            alternatives=[
+                stt.SpeechData(
+                    language=LanguageCode(self.fallback_language),
+                    text="",
+                    start_time=self.offset,
+                    end_time=self.offset,
+                )
+            ],
+        )
 
     def _emit_closing(self) -> list[stt.SpeechEvent]:
         closing, self._closing = self._closing or [], None

@@ -2,7 +2,8 @@
 
 A Soniox TTS connection carries up to five concurrent streams, each keyed by a client-chosen
 ``stream_id``. The pool hands out stream slots, opens another connection when every open one is
-full, and closes idle extra connections after a grace period (one connection is kept warm).
+full, and closes a connection once it has been idle for a grace period, the last one too: a TTS
+that nobody closes (AgentSession never does) leaves no socket or task behind.
 
 Each connection owns three tasks: a reader that routes server messages to the stream they name,
 a writer that sends queued messages in order (callers never block on the socket), and a
@@ -363,13 +364,12 @@ class ConnectionPool:
         if conn.reserved == 0 and conn.id not in self._idle_timers and not self._closed:
             loop = asyncio.get_running_loop()
             self._idle_timers[conn.id] = loop.call_later(
-                self._idle_grace_s, self._close_if_idle_extra, conn
+                self._idle_grace_s, self._close_if_idle, conn
             )
 
-    def _close_if_idle_extra(self, conn: TTSConnection) -> None:
+    def _close_if_idle(self, conn: TTSConnection) -> None:
         self._idle_timers.pop(conn.id, None)
-        others = [c for c in self.connections if c is not conn]
-        if conn.reserved == 0 and not conn.closed and others:
+        if conn.reserved == 0 and not conn.closed:
             logger.debug("Soniox TTS connection %d idle: closing", conn.id)
             self._conns.remove(conn)
             self._spawn(conn.aclose(), "soniox-tts-close")

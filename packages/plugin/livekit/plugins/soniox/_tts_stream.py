@@ -13,9 +13,17 @@ import binascii
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from livekit.agents import APIConnectionError, APIError, APIStatusError, APITimeoutError, tts, utils
+from livekit.agents import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    tokenize,
+    tts,
+    utils,
+)
 from livekit.agents.types import TimedString
 from livekit.agents.utils import aio
 from livekit.agents.utils.codecs import AudioStreamDecoder
@@ -23,7 +31,14 @@ from livekit.agents.utils.codecs import AudioStreamDecoder
 from ._tts_audio import ENCODED_FORMATS, RawToPcm16, pcm_bytes, pcm_seconds
 from ._tts_pool import ConnectionPool, TTSConnection, status_error
 from ._tts_replay import StreamLedger
-from ._tts_text import CharTiming, SentenceSplitter, WordGrouper, WordTiming, parse_timestamps
+from ._tts_text import (
+    CharTiming,
+    SentenceSplitter,
+    TokenizerSplitter,
+    WordGrouper,
+    WordTiming,
+    parse_timestamps,
+)
 from .log import logger
 
 MAX_REPLAYS = 3  # consecutive failures of one stream without new audio before giving up
@@ -43,6 +58,8 @@ class RunSettings:
     silence_timeout_s: float
     acquire_timeout_s: float
     retry_interval_s: float
+    max_replays: int = 3  # replays of one failing stream within an attempt (<= max_retry)
+    tokenizer: tokenize.SentenceTokenizer | None = None  # None: the built-in SentenceSplitter
 
 
 @dataclass
@@ -271,6 +288,7 @@ class StreamRunner:
         self._live: set[SonioxStream] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._segment_s = 0.0  # audio emitted so far in this attempt
+        self._last_sentence_at = 0.0  # loop time the open stream last got a sentence
 
     async def run(self) -> None:
         feeder = asyncio.create_task(self._feed(), name="soniox-tts-feed")
@@ -321,18 +339,24 @@ class StreamRunner:
             self._order.put_nowait(None)
 
     async def _read_input(self) -> None:
-        splitter = SentenceSplitter()
+        tokenizer = self._settings.tokenizer
+        splitter = SentenceSplitter() if tokenizer is None else TokenizerSplitter(tokenizer)
         while True:
             waiting_on_open_stream = (
                 self._open is not None
                 and not self._open.end_requested
                 and bool(self._open.ledger.sentences)
             )
+            # The service's idle timer runs from the last text it received, so ours runs from
+            # the last sentence sent: tokens that complete no sentence do not postpone it.
+            deadline = (
+                self._last_sentence_at + self._settings.stream_idle_timeout_s
+                if waiting_on_open_stream
+                else None
+            )
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow our cancellation
-                async with asyncio.timeout(
-                    self._settings.stream_idle_timeout_s if waiting_on_open_stream else None
-                ):
+                async with asyncio.timeout_at(deadline):
                     item = await self._input_ch.recv()
             except TimeoutError:
                 self._end_open_stream()  # rotate before the service's idle timeout
@@ -362,6 +386,7 @@ class StreamRunner:
             self._open = stream
         self._on_first_text()
         stream.add_sentence(sentence)
+        self._last_sentence_at = asyncio.get_running_loop().time()
 
     def _end_open_stream(self) -> None:
         if self._open is not None:
@@ -426,7 +451,7 @@ class StreamRunner:
                 if pending and ledger.timed_text_ends_a_word():
                     self._push_words(stream, pending, segment_start)
             failures = 0 if stream.ledger.emitted_s > emitted_before else failures + 1
-            if failures > MAX_REPLAYS:
+            if failures > self._settings.max_replays:
                 raise error
             plan = stream.ledger.replay_plan()
             logger.warning(
@@ -445,7 +470,11 @@ class StreamRunner:
             if stream.end_requested:
                 replacement.end()
             delay = 0.1 if failures <= 1 else self._settings.retry_interval_s
-            self._start(replacement, delay, avoid=stream.connection)
+            # A per-stream error (408, 429, 5xx, terminated early) leaves a healthy socket: the
+            # replacement may go on it. A lost connection is closed and the pool skips it; a
+            # silent stream makes its socket suspect, so its replacement goes elsewhere.
+            suspect = None if isinstance(error, APIStatusError) else stream.connection
+            self._start(replacement, delay, avoid=suspect)
             stream = replacement
 
     async def _drain(self, stream: SonioxStream, segment_start: float) -> APIError | None:
@@ -457,6 +486,17 @@ class StreamRunner:
         while True:
             # Silence only counts once text_end is out: before that the service may be waiting
             # for more text (and idle rotation bounds how long that lasts).
+            try:
+                # Events already queued need no timer (one per event was a third of the cost of
+                # a stream); the burst runs without yielding, so a cancel still finds us below.
+                event = stream.events.get_nowait()
+            except asyncio.QueueEmpty:
+                pass
+            else:
+                error = self._handle(stream, event, segment_start)
+                if error is not False:
+                    return error
+                continue
             timeout = max(0.01, stream.last_heard + silence - time.monotonic())
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel (aclose) that
@@ -468,20 +508,29 @@ class StreamRunner:
                     stream.cancel()
                     return APITimeoutError(f"Soniox TTS stream silent for {silence:.1f}s")
                 continue
-            if isinstance(event, _Timings):
-                stream.ledger.add_timings(event.chars)
-                self._settle_drop(stream)
-                if self._settings.aligned_transcript:
-                    self._push_words(stream, stream.words.push(event.chars), segment_start)
-            elif isinstance(event, _Audio):
-                self._settle_drop(stream)
-                self._emit(stream, event.pcm)
-            elif isinstance(event, _Done):
-                if self._settings.aligned_transcript:
-                    self._push_words(stream, stream.words.flush(), segment_start)
-                return None
-            else:
-                return event.error
+            error = self._handle(stream, event, segment_start)
+            if error is not False:
+                return error
+
+    def _handle(
+        self, stream: SonioxStream, event: _Event, segment_start: float
+    ) -> APIError | Literal[False] | None:
+        """One event of a stream: False to go on; else how the stream ended (None: done)."""
+        if isinstance(event, _Timings):
+            stream.ledger.add_timings(event.chars)
+            self._settle_drop(stream)
+            if self._settings.aligned_transcript:
+                self._push_words(stream, stream.words.push(event.chars), segment_start)
+        elif isinstance(event, _Audio):
+            self._settle_drop(stream)
+            self._emit(stream, event.pcm)
+        elif isinstance(event, _Done):
+            if self._settings.aligned_transcript:
+                self._push_words(stream, stream.words.flush(), segment_start)
+            return None
+        else:
+            return event.error
+        return False
 
     def _settle_drop(self, stream: SonioxStream) -> None:
         if stream.drop_total is None:

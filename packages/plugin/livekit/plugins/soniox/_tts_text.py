@@ -6,8 +6,12 @@ boundaries the plugin can replay from after a dropped connection.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
+
+from livekit.agents import tokenize
 
 MAX_TEXT_CHARS = 5000  # the service's limit for one text message
 
@@ -87,6 +91,66 @@ def _is_abbreviation(text: str) -> bool:
     return word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isalpha() and word.isupper())
 
 
+class TokenizerSplitter:
+    """The same contract as :class:`SentenceSplitter`, with the sentences a livekit
+    ``SentenceTokenizer`` finds (blingfire by default: CJK punctuation without a following space,
+    abbreviations, decimals and URLs). A sentence is complete once the tokenizer sees another
+    one begin after it; each keeps the whitespace that follows it, so the pieces joined are the
+    text as pushed."""
+
+    def __init__(self, tokenizer: tokenize.SentenceTokenizer, max_chars: int = MAX_TEXT_CHARS):
+        self._tokenizer = tokenizer
+        self._buf = ""
+        self._max_chars = max_chars
+
+    def push(self, text: str) -> list[str]:
+        self._buf += text
+        buf = self._buf
+        starts = _sentence_starts(buf, self._tokenizer.tokenize(buf))
+        if starts and buf[-1:] and (buf[-1].isspace() or buf[-1] in _FULLWIDTH_TERMINATORS):
+            # Does a sentence end right here? Ask the tokenizer whether a new one would start.
+            probe = buf + _PROBE
+            probed = self._tokenizer.tokenize(probe)
+            if len(probed) > len(starts) and probed[-1].strip() == _PROBE:
+                starts.append(len(buf))
+        out: list[str] = []
+        if len(starts) > 1:
+            for begin, end in itertools.pairwise(starts):
+                out.extend(_cut(buf[begin:end], self._max_chars))
+            self._buf = buf[starts[-1] :]
+        if len(self._buf) > self._max_chars:
+            pieces = list(_cut(self._buf, self._max_chars))
+            self._buf = pieces.pop()
+            out.extend(pieces)
+        return [s for s in out if s.strip()]
+
+    def flush(self) -> list[str]:
+        rest, self._buf = self._buf, ""
+        return [s for s in _cut(rest, self._max_chars) if s.strip()]
+
+
+_FULLWIDTH_TERMINATORS = frozenset("\u3002\uff01\uff1f\uff61")  # CJK stops, ! and ?
+_PROBE = "A"  # a sentence start the tokenizer cannot mistake for a continuation
+
+
+def _sentence_starts(buf: str, sentences: list[str]) -> list[int]:
+    """Where each sentence begins in ``buf`` (the first at 0); [] if they cannot be located."""
+    starts: list[int] = []
+    cursor = 0
+    for sentence in sentences:
+        core = sentence.strip()
+        if not core:
+            continue
+        found = buf.find(core, cursor)
+        if found < 0:
+            return []
+        starts.append(found)
+        cursor = found + len(core)
+    if starts:
+        starts[0] = 0
+    return starts
+
+
 def _cut(text: str, max_chars: int) -> Iterator[str]:
     """Split text longer than ``max_chars`` at whitespace (or hard, if there is none)."""
     while len(text) > max_chars:
@@ -102,8 +166,9 @@ def spoken_chars(text: str) -> int:
     return sum(1 for ch in text if not ch.isspace())
 
 
-@dataclass(frozen=True)
-class CharTiming:
+class CharTiming(NamedTuple):
+    """One character's timing (a tuple: thousands are made per second of audio, cheaply)."""
+
     char: str
     start: float
     end: float

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, Never
 
@@ -18,15 +19,17 @@ import aiohttp
 from livekit.agents import (
     DEFAULT_API_CONNECT_OPTIONS,
     APIConnectOptions,
+    tokenize,
     tts,
     utils,
 )
+from livekit.agents.tts.tts import _ChunkedStreamFromStream
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 
 from ._tts_audio import AUDIO_FORMATS
 from ._tts_pool import IDLE_GRACE_S, MAX_STREAMS_PER_CONNECTION, ConnectionPool
-from ._tts_stream import RunSettings, StreamRunner
+from ._tts_stream import MAX_REPLAYS, RunSettings, StreamRunner
 from .log import logger
 
 WEBSOCKET_URL = "wss://tts-rt.soniox.com/tts-websocket"
@@ -128,6 +131,7 @@ class TTS(tts.TTS[Never]):
         stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT,
         max_stream_age: float = DEFAULT_MAX_STREAM_AGE,
         connection_idle_timeout: float = IDLE_GRACE_S,
+        tokenizer: NotGivenOr[tokenize.SentenceTokenizer] = NOT_GIVEN,
     ) -> None:
         """Create a Soniox TTS.
 
@@ -142,8 +146,8 @@ class TTS(tts.TTS[Never]):
             api_key: Soniox API key; defaults to the SONIOX_API_KEY environment variable.
             websocket_url: Service URL; the SONIOX_TTS_URL environment variable overrides the
                 default (an explicitly passed URL wins).
-            http_session: aiohttp session for the websockets. Without one the plugin uses its
-                own session with no connection limit, so many streams never queue for a socket.
+            http_session: aiohttp session for the websockets. Without one the plugin uses the
+                worker's (``utils.http_context.http_session()``), as other livekit plugins do.
             speed: Speaking rate, 0.7 to 1.3.
             reduce_silence: Shorten pauses (models that support it, not tts-rt-v1*).
             return_timestamps: Give livekit word timings (an aligned transcript).
@@ -151,8 +155,10 @@ class TTS(tts.TTS[Never]):
                 stream is finished, ahead of the service's own per-stream idle timeout.
             max_stream_age: Seconds after which the next sentence starts a new Soniox stream,
                 ahead of the service's 2-minute cap.
-            connection_idle_timeout: Seconds an extra connection may sit idle before it closes
-                (one connection always stays open).
+            connection_idle_timeout: Seconds a connection may sit idle before it closes (the
+                last one too; the next stream opens a new one).
+            tokenizer: Splits the pushed text into the sentences sent to Soniox. Defaults to
+                livekit's blingfire tokenizer (CJK, abbreviations, decimals, URLs).
         """
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=return_timestamps),
@@ -184,8 +190,13 @@ class TTS(tts.TTS[Never]):
         )
         _validate(self._opts)
         self._session = http_session
-        self._owns_session = False
         self._connection_idle_timeout = connection_idle_timeout
+        # min_sentence_len=1: a short sentence (most CJK ones) goes out as soon as it is complete.
+        self._tokenizer = (
+            tokenizer
+            if is_given(tokenizer)
+            else tokenize.blingfire.SentenceTokenizer(retain_format=True, min_sentence_len=1)
+        )
         self._pool: ConnectionPool | None = None
         self._streams: weakref.WeakSet[SynthesizeStream] = weakref.WeakSet()
 
@@ -222,7 +233,7 @@ class TTS(tts.TTS[Never]):
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
     ) -> tts.ChunkedStream:
         """One-shot synthesis, through the same shared connections as ``stream()``."""
-        return self._synthesize_with_stream(text, conn_options=conn_options)
+        return _ChunkedStream(tts=self, input_text=text, conn_options=conn_options)
 
     def stream(
         self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
@@ -246,10 +257,6 @@ class TTS(tts.TTS[Never]):
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-            self._owns_session = False
 
     def _ensure_pool(self) -> ConnectionPool:
         if self._pool is None:
@@ -262,11 +269,9 @@ class TTS(tts.TTS[Never]):
         return self._pool
 
     def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            # limit=0: websockets hold their connector slot for life; a limit would queue them
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-            self._owns_session = True
-        return self._session
+        # As the seed: the worker's session (its proxy settings, closed by the worker). Outside
+        # a worker, wrap your code in ``async with livekit.agents.utils.http_context.open()``.
+        return self._session or utils.http_context.http_session()
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
         return await self._ensure_session().ws_connect(
@@ -276,6 +281,22 @@ class TTS(tts.TTS[Never]):
         )
 
 
+_SYNTHESIZE_RETRY_BUDGET: ContextVar[int | None] = ContextVar(
+    "soniox_synthesize_retry_budget", default=None
+)
+
+
+class _ChunkedStream(_ChunkedStreamFromStream):
+    """livekit's synthesize()-over-stream(), with the call's retry budget for replays."""
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        token = _SYNTHESIZE_RETRY_BUDGET.set(self._conn_options.max_retry)
+        try:
+            await super()._run(output_emitter)
+        finally:
+            _SYNTHESIZE_RETRY_BUDGET.reset(token)
+
+
 class SynthesizeStream(tts.SynthesizeStream):
     """A streaming synthesis on the TTS's shared connections."""
 
@@ -283,6 +304,11 @@ class SynthesizeStream(tts.SynthesizeStream):
         super().__init__(tts=tts, conn_options=conn_options)
         self._tts: TTS = tts
         self._opts = replace(tts._opts)
+        # Replays of a failed Soniox stream are retries: never more than the caller allows
+        # (FallbackAdapter passes max_retry=0 to fail over at once). synthesize()'s inner stream
+        # gets max_retry=0 from livekit; it takes the budget of the synthesize() call instead.
+        budget = _SYNTHESIZE_RETRY_BUDGET.get()
+        self._replay_budget = conn_options.max_retry if budget is None else budget
 
     async def aclose(self) -> None:
         """Stop this stream now (e.g. on barge-in).
@@ -312,6 +338,8 @@ class SynthesizeStream(tts.SynthesizeStream):
             silence_timeout_s=self._conn_options.timeout,
             acquire_timeout_s=self._conn_options.timeout,
             retry_interval_s=self._conn_options.retry_interval,
+            max_replays=min(MAX_REPLAYS, self._replay_budget),
+            tokenizer=self._tts._tokenizer,
         )
         runner = StreamRunner(
             pool=self._tts._ensure_pool(),
