@@ -63,7 +63,7 @@ def _find(env: str, *names: str) -> str:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[webdriver.Chrome]:
     options = Options()
-    options.binary_location = _find("CHROMIUM", "chromium", "chromium-browser")
+    options.binary_location = _find("CHROMIUM", "chromium", "chromium-browser", "google-chrome")
     with tempfile.TemporaryDirectory(prefix="mock-soniox-ui-") as profile:
         for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
             options.add_argument(flag)
