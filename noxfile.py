@@ -10,7 +10,7 @@ import nox
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "contract", "loadtest"]
+nox.options.sessions = ["lint", "typecheck", "tests", "contract", "loadtest", "ui"]
 
 PACKAGES = ["packages/plugin", "packages/mock-soniox", "packages/loadtest"]
 TEST_DIRS = ["packages/mock-soniox/tests", "packages/plugin/tests"]
@@ -102,3 +102,15 @@ def loadtest(session: nox.Session) -> None:
         "--csv", "reports/smoke", "--html", "reports/smoke.html",
         "TTSSharedUser", "STTUser", "PluginTTSUser",
     )  # fmt: skip
+
+
+@nox.session
+def ui(session: nox.Session) -> None:
+    """The mock's dashboard driven in headless Chromium through Selenium.
+
+    Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them when missing);
+    Selenium is installed here only, so the other sessions never carry it.
+    """
+    _sync(session)
+    session.install("selenium>=4.20,<5")
+    session.run("pytest", "packages/mock-soniox/browser_tests", *session.posargs)

@@ -16,6 +16,7 @@ from .fixtures import cli as fixture_cli
 from .protocol import STT_PATH, TTS_PATH
 from .record import MODES, REAL_STT_URL, REAL_TTS_URL, RecordOptions, running_recorder
 from .server.runner import MockServer
+from .server.ui import UI_PATH
 from .settings import Settings
 
 logger = logging.getLogger("mock_soniox")
@@ -101,9 +102,17 @@ async def serve(settings: Settings, faults: Sequence[str] = ()) -> None:
             server.state.faults.add(spec)
         print(f"STT  {server.stt_url}", flush=True)
         print(f"TTS  {server.tts_url}", flush=True)
+        print(f"UI   {dashboard_url(server.host, server.port)}", flush=True)
         print(f"HTTP {server.base_url}/healthz", flush=True)
         await stop.wait()
         logger.info("shutting down: closing live sockets with 1001")
+
+
+def dashboard_url(host: str, port: int) -> str:
+    """Where a browser on this machine opens the dashboard (it is served to loopback only)."""
+    if not is_loopback_name(host):
+        host = "127.0.0.1"  # bound to every interface (or another one): loopback still answers
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{UI_PATH}"
 
 
 def record_options(args: argparse.Namespace, out_dir: str, mode: str) -> RecordOptions:

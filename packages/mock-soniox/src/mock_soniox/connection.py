@@ -27,14 +27,45 @@ _conn_ids = itertools.count(1)
 _WRITABLE_POLL_S = 0.01
 
 
+# What the admin API keeps of texts a client sent (the journal has every frame).
+MAX_KEPT_TEXT = 2000
+
+
 @dataclass
 class StreamInfo:
-    """What the admin API lists about one TTS stream."""
+    """What the admin API lists about one TTS stream; its producer keeps it up to date."""
 
     stream_id: str
     model: str
     voice: str
     started: float = field(default_factory=time.monotonic)
+    text: str = ""  # received so far (the last MAX_KEPT_TEXT characters)
+    text_chars: int = 0
+    text_end: bool = False
+    audio_frames: int = 0
+    audio_bytes: int = 0
+    audio_end: bool = False
+    match: str | None = None  # the fixture it replays, "no match", or None (not decided yet)
+
+    @property
+    def state(self) -> str:
+        """``waiting`` for text, ``speaking`` while text may still come, ``finishing`` after
+        ``text_end``, ``done`` once ``audio_end`` went out."""
+        if self.audio_end:
+            return "done"
+        if self.text_end:
+            return "finishing"
+        return "speaking" if self.audio_frames else "waiting"
+
+    def add_text(self, text: str, text_end: bool) -> None:
+        self.text = (self.text + text)[-MAX_KEPT_TEXT:]
+        self.text_chars += len(text)
+        self.text_end = self.text_end or text_end
+
+    def add_audio(self, size: int, audio_end: bool) -> None:
+        self.audio_frames += 1
+        self.audio_bytes += size
+        self.audio_end = self.audio_end or audio_end
 
 
 def new_connection_id(endpoint: str) -> str:
@@ -66,6 +97,12 @@ class Connection:
         self.opened = time.monotonic()
         self.streams: dict[str, StreamInfo] = {}
         self.fixture: str | None = None
+        # STT, for the admin API: the session config (as journaled), the last result's text and
+        # the final transcript so far (its last MAX_KEPT_TEXT characters).
+        self.config: Any = None
+        self.last_result: dict[str, Any] | None = None
+        self.transcript = ""
+        self.no_match = False  # replay found no fixture: the synthetic source serves
         # Progress the handlers keep up to date; the fault engine triggers on them.
         self.frames_received = 0
         self.audio_ms = 0.0  # STT: audio received so far, by the audio clock
@@ -95,6 +132,30 @@ class Connection:
     @property
     def closed(self) -> bool:
         return self.ws.closed
+
+    def note_match(self, fixture: str | None, *, stream_id: str | None = None) -> None:
+        """Replay picked ``fixture`` (None: nothing matched) for the connection or a stream."""
+        if stream_id is not None:
+            info = self.streams.get(stream_id)
+            if info is not None:
+                info.match = fixture or "no match"
+            return
+        self.fixture = fixture
+        self.no_match = fixture is None
+
+    def note_result(self, frame: dict[str, Any]) -> None:
+        """An STT result went out: keep its text, and the finals on the transcript."""
+        tokens = frame.get("tokens")
+        if not isinstance(tokens, list):
+            return
+        texts = [t for t in tokens if isinstance(t, dict) and isinstance(t.get("text"), str)]
+        finals = "".join(t["text"] for t in texts if t.get("is_final"))
+        self.transcript = (self.transcript + finals)[-MAX_KEPT_TEXT:]
+        self.last_result = {
+            "text": "".join(t["text"] for t in texts)[-MAX_KEPT_TEXT:],
+            "final_audio_proc_ms": frame.get("final_audio_proc_ms"),
+            "total_audio_proc_ms": frame.get("total_audio_proc_ms"),
+        }
 
     def record_in(self, kind: str, data: Any = None, *, stream_id: str | None = None) -> None:
         """Journal one client frame (handlers call it for every frame they receive)."""

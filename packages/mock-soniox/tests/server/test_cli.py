@@ -27,7 +27,7 @@ async def serving(*args: str) -> AsyncIterator[tuple[asyncio.subprocess.Process,
     assert proc.stdout is not None
     urls: dict[str, str] = {}
     async with asyncio.timeout(30):
-        while len(urls) < 3:
+        while len(urls) < 4:
             line = (await proc.stdout.readline()).decode().split()
             assert line, "serve exited before printing its URLs"
             urls[line[0]] = line[1]
@@ -45,6 +45,11 @@ async def test_serve_prints_urls_and_closes_live_sockets_with_1001_on_sigterm() 
         assert urls["STT"].startswith("ws://127.0.0.1:")
         assert urls["STT"].endswith("/transcribe-websocket")
         assert urls["TTS"].endswith("/tts-websocket")
+        port = urls["STT"].split(":")[2].split("/")[0]
+        assert urls["UI"] == f"http://127.0.0.1:{port}/__admin/ui"
+        async with http.get(urls["UI"]) as page:
+            assert page.status == 200
+            assert "mock-soniox dashboard" in await page.text()
         ws = await http.ws_connect(urls["TTS"], headers={"Authorization": "Bearer k"})
         await ws.send_json({"keep_alive": True})
         proc.send_signal(signal.SIGTERM)

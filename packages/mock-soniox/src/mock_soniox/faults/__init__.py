@@ -22,6 +22,7 @@ from .spec import (
     FaultSpec,
     FaultSpecError,
     check_applicable,
+    grammar,
     parse_fault,
     parse_faults,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "HandshakeFaults",
     "StreamFault",
     "check_applicable",
+    "grammar",
     "parse_fault",
     "parse_faults",
 ]

@@ -37,6 +37,19 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 FAULT_NAMES = tuple(_KEYS)
 
+
+def grammar() -> dict[str, Any]:
+    """Every fault with its own keys and the required ones, plus the keys every fault takes."""
+    return {
+        "faults": {
+            name: {"keys": list(keys), "required": list(_REQUIRED.get(name, ()))}
+            for name, keys in _KEYS.items()
+        },
+        "common_keys": list(COMMON_KEYS),
+        "endpoints": list(ENDPOINTS),
+    }
+
+
 # Bounds that keep a fault from holding a connection (or a test) for longer than anyone means.
 MAX_MS = 3_600_000
 MAX_RTF = 100.0

@@ -6,20 +6,26 @@ fixture (``MockSoniox``) and the HTTP routes do exactly the same thing.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 from aiohttp import web
 
 from .. import models
 from ..auth import host_name, is_loopback, is_loopback_name, redact
 from ..connection import Connection
-from ..faults import SENDABLE_CLOSE_CODES, FaultSpecError
+from ..faults import SENDABLE_CLOSE_CODES, FaultSpecError, grammar
+from ..fixtures.library import Library, library_for
+from ..fixtures.model import Fixture
+from ..fixtures.schema import FixtureError
 from ..journal import Direction, JournalEntry
 from ..settings import Settings
 from ..state import MockState, state_of
@@ -43,8 +49,9 @@ class AdminError(ValueError):
 
 
 def connection_info(conn: Connection) -> dict[str, Any]:
+    """One live connection; STT ones add their config, transcript and last result."""
     now = time.monotonic()
-    return {
+    info: dict[str, Any] = {
         "id": conn.id,
         "endpoint": conn.endpoint,
         "age_ms": round((now - conn.opened) * 1000.0, 1),
@@ -57,6 +64,14 @@ def connection_info(conn: Connection) -> dict[str, Any]:
                 "model": s.model,
                 "voice": s.voice,
                 "age_ms": round((now - s.started) * 1000.0, 1),
+                "state": s.state,
+                "text": s.text,
+                "text_chars": s.text_chars,
+                "text_end": s.text_end,
+                "audio_frames": s.audio_frames,
+                "audio_bytes": s.audio_bytes,
+                "audio_end": s.audio_end,
+                "match": s.match,
             }
             for s in conn.streams.values()
         ],
@@ -64,14 +79,20 @@ def connection_info(conn: Connection) -> dict[str, Any]:
         "faults_fired": list(conn.faults.fired),
         "stalled": conn.stalled,
         "fixture": conn.fixture,
+        "match": conn.fixture or ("no match" if conn.no_match else None),
     }
+    if conn.endpoint == "stt":
+        info["config"] = conn.config
+        info["transcript"] = conn.transcript
+        info["last_result"] = conn.last_result
+    return info
 
 
 def list_connections(state: MockState) -> list[dict[str, Any]]:
     return [connection_info(c) for c in state.connections.values()]
 
 
-def _connection(state: MockState, conn_id: str) -> Connection:
+def live_connection(state: MockState, conn_id: str) -> Connection:
     conn = state.connections.get(conn_id)
     if conn is None:
         raise AdminError(404, f"no live connection {conn_id!r}")
@@ -92,6 +113,11 @@ def list_faults(state: MockState) -> list[dict[str, Any]]:
     return [rule.describe() for rule in state.faults.rules()]
 
 
+def fault_grammar() -> dict[str, Any]:
+    """The fault names, the keys each takes and the required ones (what a form needs)."""
+    return grammar()
+
+
 def remove_fault(state: MockState, rule_id: str) -> None:
     if not state.faults.remove(rule_id):
         raise AdminError(404, f"no fault {rule_id!r}")
@@ -103,7 +129,7 @@ def clear_faults(state: MockState) -> None:
 
 async def close_connection(state: MockState, conn_id: str, code: int = 1000) -> None:
     """Close a live connection with ``code``; 1006 cuts TCP instead (no close frame)."""
-    conn = _connection(state, conn_id)
+    conn = live_connection(state, conn_id)
     if code == 1006:
         conn.record_event("admin", {"op": "close", "code": code})
         conn.abort()
@@ -120,7 +146,7 @@ async def push(state: MockState, conn_id: str, frame: Any) -> None:
     """Send ``frame`` (a JSON object) to a live connection as if the server had produced it."""
     if not isinstance(frame, dict):
         raise AdminError(400, "a pushed frame must be a JSON object")
-    conn = _connection(state, conn_id)
+    conn = live_connection(state, conn_id)
     if conn.stalled:
         raise AdminError(409, f"connection {conn_id!r} is stalled: it sends nothing")
     if not await conn.send_json(frame, kind="push"):
@@ -190,10 +216,77 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
     return value
 
 
+def _library(state: MockState) -> Library:
+    settings = state.settings
+    try:
+        return library_for(settings.fixtures_dir, bundled=settings.fixtures_bundled)
+    except FixtureError as exc:
+        raise AdminError(409, f"cannot load fixtures: {exc}") from None
+
+
+def _is_wav(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[:4] == b"RIFF" and head[8:12] == b"WAVE"
+
+
+def _wav_files(fixture: Fixture) -> list[dict[str, Any]]:
+    """The fixture's side files a browser can play, with what each one holds."""
+    labels: dict[str, str] = {}
+    if fixture.endpoint == "stt":
+        if fixture.input_audio_file:
+            labels[fixture.input_audio_file] = "input"
+    else:
+        for stream in fixture.tts_streams():
+            if stream.audio_file:
+                labels[stream.audio_file] = f"stream {stream.ordinal}: {stream.key[3]}"
+    return [
+        {
+            "file": file,
+            "label": label,
+            "url": f"{PREFIX}/fixtures/{quote(fixture.name)}/audio/{quote(file)}",
+        }
+        for file, label in labels.items()
+        if _is_wav(fixture.side_file_path(file))
+    ]
+
+
+def list_fixtures(state: MockState) -> list[dict[str, Any]]:
+    """The fixture library replay uses now: each fixture's summary and its playable WAVs."""
+    library = _library(state)
+    out = []
+    for fixture in library.fixtures.values():
+        item = fixture.summary()
+        item["wavs"] = _wav_files(fixture)
+        out.append(item)
+    return sorted(out, key=lambda f: str(f["name"]))
+
+
+def fixture_audio_path(state: MockState, name: str, file: str) -> Path:
+    """A WAV side file of fixture ``name``: only one its header declares, inside its folder."""
+    fixture = _library(state).get(name)
+    if fixture is None:
+        raise AdminError(404, f"no fixture {name!r}")
+    declared = fixture.header.get("side_files", {})
+    if file not in declared or "/" in file or "\\" in file or file in (".", ".."):
+        raise AdminError(404, f"fixture {name!r} has no side file {file!r}")
+    folder = fixture.directory.resolve()
+    path = fixture.side_file_path(file).resolve()
+    if path.parent != folder or not path.is_file():
+        raise AdminError(404, f"fixture {name!r} has no side file {file!r}")
+    if not _is_wav(path):
+        raise AdminError(404, f"{file!r} of fixture {name!r} is not a WAV file")
+    return path
+
+
 def journal_query(state: MockState, query: dict[str, str]) -> dict[str, Any]:
-    """The journal (filtered by ``direction kind conn_id endpoint stream_id fault``) as JSON."""
+    """The journal (filtered by ``direction kind conn_id endpoint stream_id fault``; ``limit``
+    keeps the newest N) as JSON."""
     filters = ("direction", "kind", "conn_id", "endpoint", "stream_id", "fault")
-    unknown = sorted(set(query) - {*filters, "format"})
+    unknown = sorted(set(query) - {*filters, "format", "limit"})
     if unknown:
         raise AdminError(400, f"unknown journal filter(s): {', '.join(unknown)}")
     fmt = query.get("format", "raw")
@@ -202,6 +295,14 @@ def journal_query(state: MockState, query: dict[str, str]) -> dict[str, Any]:
     direction = query.get("direction")
     if direction not in (None, "c2s", "s2c", "event"):
         raise AdminError(400, "direction must be c2s, s2c or event")
+    limit: int | None = None
+    if "limit" in query:
+        try:
+            limit = int(query["limit"])
+        except ValueError:
+            limit = 0
+        if limit < 1:
+            raise AdminError(400, "limit must be a positive integer")
     journal = state.journal
     entries: list[JournalEntry] = journal.select(
         direction=cast(Direction | None, direction),
@@ -211,6 +312,8 @@ def journal_query(state: MockState, query: dict[str, str]) -> dict[str, Any]:
         stream_id=query.get("stream_id"),
         fault=query.get("fault"),
     )
+    if limit is not None:
+        entries = entries[-limit:]  # the newest
     body: dict[str, Any] = {
         "enabled": journal.enabled,
         "max_entries": journal.max_entries,
@@ -245,6 +348,10 @@ def _admin(handler: Handler) -> Handler:
             return _json({"error": exc.message}, exc.status)
 
     return wrapper
+
+
+# For the other routes under /__admin/ (the event stream, the dashboard).
+guarded = _admin
 
 
 def _refusal(request: web.Request) -> None:
@@ -289,7 +396,7 @@ async def _get_connections(request: web.Request) -> web.StreamResponse:
 
 @_admin
 async def _get_connection(request: web.Request) -> web.StreamResponse:
-    return _json(connection_info(_connection(_state(request), request.match_info["id"])))
+    return _json(connection_info(live_connection(_state(request), request.match_info["id"])))
 
 
 @_admin
@@ -320,6 +427,11 @@ async def _post_fault(request: web.Request) -> web.StreamResponse:
     if not isinstance(spec, str) or not spec:
         raise AdminError(400, 'body must be {"spec": "NAME[:key=value,...]"}')
     return _json(add_fault(_state(request), spec), 201)
+
+
+@_admin
+async def _get_fault_grammar(request: web.Request) -> web.StreamResponse:
+    return _json(fault_grammar())
 
 
 @_admin
@@ -364,6 +476,19 @@ async def _patch_settings(request: web.Request) -> web.StreamResponse:
     return _json(settings_view(patch_settings(_state(request), body)))
 
 
+@_admin
+async def _get_fixtures(request: web.Request) -> web.StreamResponse:
+    state = _state(request)
+    return _json({"fixtures": await asyncio.to_thread(list_fixtures, state)})
+
+
+@_admin
+async def _get_fixture_audio(request: web.Request) -> web.StreamResponse:
+    name, file = request.match_info["name"], request.match_info["file"]
+    path = await asyncio.to_thread(fixture_audio_path, _state(request), name, file)
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get(f"{PREFIX}/connections", _get_connections)
@@ -372,6 +497,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/connections/{{id}}/push", _post_push)
     r.add_get(f"{PREFIX}/faults", _get_faults)
     r.add_post(f"{PREFIX}/faults", _post_fault)
+    r.add_get(f"{PREFIX}/faults/grammar", _get_fault_grammar)
     r.add_delete(f"{PREFIX}/faults", _delete_faults)
     r.add_delete(f"{PREFIX}/faults/{{id}}", _delete_fault)
     r.add_get(f"{PREFIX}/journal", _get_journal)
@@ -379,3 +505,5 @@ def add_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/reset", _post_reset)
     r.add_get(f"{PREFIX}/settings", _get_settings)
     r.add_patch(f"{PREFIX}/settings", _patch_settings)
+    r.add_get(f"{PREFIX}/fixtures", _get_fixtures)
+    r.add_get(f"{PREFIX}/fixtures/{{name}}/audio/{{file}}", _get_fixture_audio)

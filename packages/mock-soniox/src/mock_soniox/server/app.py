@@ -21,7 +21,7 @@ from ..state import STATE_KEY, MockState
 from ..stt.session import bad_key_message
 from ..stt.session import run_session as run_stt_session
 from ..tts.session import run_session as run_tts_session
-from . import admin
+from . import admin, events, ui
 
 logger = logging.getLogger("mock_soniox")
 
@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     admin.add_routes(app)
+    events.add_routes(app)
+    ui.add_routes(app)
     app.on_startup.append(_preload_fixtures)
     app.on_shutdown.append(_close_all)
     return app

@@ -42,6 +42,7 @@ from ..errors import (
     STT_TOO_MUCH_AUDIO,
     ProtocolError,
 )
+from ..sanitize import journal_view
 from .clock import AudioClock
 from .config import SttConfig, validate_config
 from .source import ResultSource, SourceFactory
@@ -240,6 +241,7 @@ class _Session:
             conn.record_in("invalid", raw)
             raise ProtocolError(400, STT_START_MALFORMED)
         conn.record_in("config", raw)
+        conn.config = journal_view(raw)[0]  # keys redacted, as the journal keeps it
         if await conn.check_faults():
             return None
 
@@ -286,6 +288,7 @@ class _Session:
             self.total_ms = max(self.total_ms, int(frame.get("total_audio_proc_ms", 0)))
             if not await self.conn.send_json(frame, kind="result"):
                 return False
+            self.conn.note_result(frame)
         return True
 
     async def _finish(self, source: ResultSource, clock: AudioClock) -> None:

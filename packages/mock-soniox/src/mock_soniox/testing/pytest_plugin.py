@@ -46,6 +46,10 @@ class FaultControl:
         rules: list[dict[str, Any]] = self._server.call(admin.list_faults, self._server.mock.state)
         return rules
 
+    def grammar(self) -> dict[str, Any]:
+        """Every fault with its keys and the required ones (``GET /__admin/faults/grammar``)."""
+        return admin.fault_grammar()
+
 
 class MockSoniox:
     """What a test sees of the running mock: the admin API's operations, in Python."""
@@ -108,6 +112,20 @@ class MockSoniox:
         future = asyncio.run_coroutine_threadsafe(coro, self._server.loop)
         async with asyncio.timeout(30):
             await asyncio.wrap_future(future)
+
+    def connection(self, conn_id: str) -> dict[str, Any]:
+        """One live connection in detail (ValueError if it is gone)."""
+        conn: dict[str, Any] = self._server.call(
+            lambda: admin.connection_info(admin.live_connection(self._server.mock.state, conn_id))
+        )
+        return conn
+
+    def fixtures(self) -> list[dict[str, Any]]:
+        """The fixture library replay uses, as ``GET /__admin/fixtures`` lists it."""
+        listed: list[dict[str, Any]] = self._server.call(
+            admin.list_fixtures, self._server.mock.state
+        )
+        return listed
 
     def connection_ids(self) -> list[str]:
         state = self._server.mock.state

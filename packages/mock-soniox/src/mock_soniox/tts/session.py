@@ -287,13 +287,18 @@ class TtsSession:
             await self.end_stream(stream_id, error, fault=error_fault.spec or None)
             return False
         slow = _first(faults, "slow")
-        source = self.sources(conn, config)
-        stream = TtsStream(self, config, source, slow.rtf if slow else None)
+        # Listed before its source is picked, so replay can say which fixture it matched.
+        info = conn.streams[stream_id] = StreamInfo(stream_id, config.model, config.voice)
+        try:
+            source = self.sources(conn, config)
+        except BaseException:
+            conn.streams.pop(stream_id, None)
+            raise
+        stream = TtsStream(self, config, source, slow.rtf if slow else None, info)
         stream.no_audio_end = _first(faults, "no_audio_end") is not None
         self.streams[stream_id] = stream
         if key is not None:
             self.usage.streams[key] += 1
-        conn.streams[stream_id] = StreamInfo(stream_id, config.model, config.voice)
         stream.start()
         return False
 

@@ -8,7 +8,7 @@ import logging
 import re
 from typing import Protocol
 
-from ..connection import Connection
+from ..connection import Connection, StreamInfo
 from ..errors import MSG_TIMEOUT, ProtocolError
 from .config import StreamConfig
 from .encoder import Chunk, StreamEncoder, silence
@@ -59,13 +59,20 @@ class TtsStream:
     """One stream: its text buffer, timers and the task that speaks it."""
 
     def __init__(
-        self, session: StreamOwner, config: StreamConfig, source: TtsSource, slow_rtf: float | None
+        self,
+        session: StreamOwner,
+        config: StreamConfig,
+        source: TtsSource,
+        slow_rtf: float | None,
+        info: StreamInfo | None = None,
     ) -> None:
         self.session = session
         self.conn = session.conn
         self.config = config
         self.id = config.stream_id
         self.source = source
+        # What the admin API shows of this stream.
+        self.info = info or StreamInfo(self.id, config.model, config.voice)
         settings = self.conn.settings
         self.settings = settings
         self.encoder = StreamEncoder(config, settings.tts_chunk_ms)
@@ -102,6 +109,7 @@ class TtsStream:
             await task
 
     def add_text(self, text: str, text_end: bool) -> None:
+        self.info.add_text(text, text_end)
         if text:
             self.pending += text
             self.idle_deadline = asyncio.get_running_loop().time() + self.idle_s
@@ -240,6 +248,7 @@ class TtsStream:
                     raise self._too_old() from None
                 if not writable or not await self.conn.send_json(frame, kind="audio"):
                     return
+                self.info.add_audio(len(chunk.audio), audio_end)
                 if chunk.at_s is None or self.slow:
                     next_at += settings.scaled(chunk.duration_s * self.pace)
                 if next_at <= loop.time():
