@@ -106,6 +106,7 @@ class PlayedAudioInput(io.AudioInput):
         self._start: float | None = None
         self._closed = False
         self._close_ev = asyncio.Event()
+        self._advanced = asyncio.Event()
         self.finished = asyncio.Event()
         """Set once the last sample of the audio (not the trailing silence) has gone out."""
         self.spans = speech_spans(samples, sample_rate)
@@ -149,10 +150,16 @@ class PlayedAudioInput(io.AudioInput):
             raise RuntimeError("the input has not started")
         return self._start + audio_s / self._speed
 
+    async def wait_for_position(self, audio_s: float) -> None:
+        """Return once the audio up to ``audio_s`` seconds has been sent (no timeout: wrap it)."""
+        while self.position_s < audio_s and not self._closed:
+            await self._advanced.wait()
+
     def close(self) -> None:
         """End the input: the session's audio stream ends after the frame in flight."""
         self._closed = True
         self._close_ev.set()
+        self._advanced.set()
 
     async def __anext__(self) -> rtc.AudioFrame:
         loop = asyncio.get_running_loop()
@@ -179,4 +186,6 @@ class PlayedAudioInput(io.AudioInput):
         self._pos += self._frame
         if self._pos >= total and not self.finished.is_set():
             self.finished.set()
+        self._advanced.set()  # wake waiters, then arm a fresh event for the next frame
+        self._advanced = asyncio.Event()
         return rtc.AudioFrame(chunk.tobytes(), self._rate, 1, self._frame)
