@@ -39,9 +39,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the three packages and their tests."""
+    """mypy --strict over the three packages, their tests, and the examples."""
     _sync(session)
-    session.run("mypy", *PACKAGES, "noxfile.py")
+    session.run("mypy", *PACKAGES, "noxfile.py", "examples")
 
 
 @nox.session
