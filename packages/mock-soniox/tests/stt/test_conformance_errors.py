@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from mock_soniox.testing.pytest_plugin import MockSoniox
-from mock_soniox.testing.stt import BASIC_CONFIG, connect, read_all
+from mock_soniox.testing.stt import BASIC_CONFIG, connect, read_all, session_error
 
 SPEECH_CHUNK = b"\x00\x10" * 1920  # 120 ms of 16 kHz s16le
 SLOW = 5000.0  # a timer scaled to 5 s: never the one that fires by accident
@@ -28,27 +28,7 @@ async def error_of(
     mock: MockSoniox, frames: list[str | bytes], headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Send ``frames``; the one error frame the server answers with (checked for shape)."""
-    async with aiohttp.ClientSession() as http:
-        ws = await connect(http, mock.stt_url, headers)
-        for frame in frames:
-            if isinstance(frame, bytes):
-                await ws.send_bytes(frame)
-            else:
-                await ws.send_str(frame)
-        out = await read_all(ws)
-    assert out.close_code == 1000
-    error = out.frames[-1]
-    assert list(error) == [
-        "tokens",
-        "error_code",
-        "error_type",
-        "error_message",
-        "more_info",
-        "request_id",
-    ]
-    assert error["tokens"] == [] and len(out.errors) == 1
-    assert error["more_info"].endswith("#" + error["error_type"].replace("_", "-"))
-    return error
+    return (await session_error(mock.stt_url, frames, headers)).errors[0]
 
 
 def catalogue_file(tmp_path: Path, **stt_models: dict[str, Any]) -> str:

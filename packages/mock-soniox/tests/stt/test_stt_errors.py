@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from mock_soniox.testing import stt
 from mock_soniox.testing.pytest_plugin import MockSoniox
 from mock_soniox.testing.stt import BASIC_CONFIG, LK_CONFIG, Transcript, connect, read_all
 
@@ -15,32 +16,9 @@ SPEECH_CHUNK = b"\x00\x10" * 1920  # 120 ms of 16 kHz s16le
 
 
 async def session_error(
-    mock: MockSoniox,
-    frames: list[str | bytes],
-    headers: dict[str, str] | None = None,
+    mock: MockSoniox, frames: list[str | bytes], headers: dict[str, str] | None = None
 ) -> Transcript:
-    async with aiohttp.ClientSession() as http:
-        ws = await connect(http, mock.stt_url, headers)
-        for frame in frames:
-            if isinstance(frame, bytes):
-                await ws.send_bytes(frame)
-            else:
-                await ws.send_str(frame)
-        out = await read_all(ws)
-    assert out.close_code == 1000
-    assert len(out.errors) == 1 and out.frames[-1] is out.errors[0]
-    error = out.errors[0]
-    assert set(error) == {
-        "tokens",
-        "error_code",
-        "error_type",
-        "error_message",
-        "more_info",
-        "request_id",
-    }
-    assert error["tokens"] == []  # as the STT reference shows error frames
-    assert error["more_info"].endswith("#" + error["error_type"].replace("_", "-"))
-    return out
+    return await stt.session_error(mock.stt_url, frames, headers)
 
 
 def config(**changes: Any) -> str:

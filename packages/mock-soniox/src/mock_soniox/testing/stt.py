@@ -144,3 +144,35 @@ def check_result_invariants(transcript: Transcript) -> None:
                 seen_non_final = True
             else:
                 assert not seen_non_final, "finals come before the non-final tail"
+
+
+async def session_error(
+    url: str, frames: Sequence[str | bytes], headers: dict[str, str] | None = None
+) -> Transcript:
+    """Send ``frames`` as they are; the session, which must end in one published-shape error.
+
+    The error is the last frame, shaped as the STT reference shows it (``tokens: []`` first,
+    then code, type, message, the docs link for its type and a request id), then a 1000 close.
+    """
+    async with aiohttp.ClientSession() as http:
+        ws = await connect(http, url, headers)
+        for frame in frames:
+            if isinstance(frame, bytes):
+                await ws.send_bytes(frame)
+            else:
+                await ws.send_str(frame)
+        out = await read_all(ws)
+    assert out.close_code == 1000
+    assert len(out.errors) == 1 and out.frames[-1] is out.errors[0]
+    error = out.errors[0]
+    assert list(error) == [
+        "tokens",
+        "error_code",
+        "error_type",
+        "error_message",
+        "more_info",
+        "request_id",
+    ]
+    assert error["tokens"] == []
+    assert error["more_info"].endswith("#" + error["error_type"].replace("_", "-"))
+    return out
