@@ -115,9 +115,13 @@ async def run_session(
     *,
     chunk_bytes: int = RATE * 2 * CHUNK_MS // 1000,
     controls: Sequence[str] = ("",),
+    headers: dict[str, str] | None = None,
 ) -> Transcript:
-    """Config, audio in chunks, then ``controls`` (default: finish), and read to the close."""
-    ws = await connect(http, url)
+    """Config, audio in chunks, then ``controls`` (default: finish), and read to the close.
+
+    ``headers`` default to the test key's.
+    """
+    ws = await connect(http, url, headers)
     await ws.send_str(json.dumps(config))
     for chunk in chunks(audio, chunk_bytes):
         await ws.send_bytes(chunk)
