@@ -1,4 +1,5 @@
-"""The PyPI `livekit-plugins-soniox` 1.8.9, unmodified, against the mock."""
+"""The PyPI `livekit-plugins-soniox` 1.8.9, unmodified, against the mock (or the live service
+with MOCK_SONIOX_TARGET=live and SONIOX_API_KEY: ``soniox_target``)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from livekit.plugins import soniox
 from speech import SAMPLE_RATE, chunks, utterances
 
 from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.target import Target
 
 
 async def test_stt_stream_reaches_final_transcript_and_end_of_speech(
-    mock_soniox: MockSoniox,
+    soniox_target: Target, mock_behind_target: MockSoniox | None
 ) -> None:
     async with aiohttp.ClientSession() as http:
-        engine = soniox.STT(api_key="contract-key", base_url=mock_soniox.stt_url, http_session=http)
+        engine = soniox.STT(
+            api_key=soniox_target.api_key, base_url=soniox_target.stt_url, http_session=http
+        )
         stream = engine.stream()
         for chunk in chunks(utterances(tail_s=3.0)):
             stream.push_frame(
@@ -41,22 +45,29 @@ async def test_stt_stream_reaches_final_transcript_and_end_of_speech(
     assert lk_stt.SpeechEventType.START_OF_SPEECH in seen
     assert lk_stt.SpeechEventType.INTERIM_TRANSCRIPT in seen
     assert final_text.strip()
+    if mock_behind_target is None:
+        return  # the live service has no journal
     # Its config frame (with explicit nulls) was accepted as the service accepts it.
-    config = mock_soniox.journal.client_frames(kind="config", endpoint="stt")[0].data
+    config = mock_behind_target.journal.client_frames(kind="config", endpoint="stt")[0].data
     assert config["context"] is None and config["max_endpoint_delay_ms"] == 2000
 
 
-async def test_stt_gets_a_final_per_sentence_of_read_speech(mock_soniox: MockSoniox) -> None:
+async def test_stt_gets_a_final_per_sentence_of_read_speech(
+    soniox_target: Target, mock_behind_target: MockSoniox | None
+) -> None:
     """A bundled three-sentence recording (espeak-ng), then 3 s of silence, transcribed by the
     synthetic transcriber (fixtures off): 1.8.9 emits finals only on <end>, so each sentence must
     end with one at the plugin's default max_endpoint_delay_ms."""
-    mock_soniox.configure(fixtures_bundled=False)
+    if mock_behind_target is not None:
+        mock_behind_target.configure(fixtures_bundled=False)
     recording = resources.files("mock_soniox").joinpath("library/stt-en-single-speaker.wav")
     with wave.open(io.BytesIO(recording.read_bytes())) as wav:
         assert (wav.getframerate(), wav.getnchannels()) == (SAMPLE_RATE, 1)
         audio = wav.readframes(wav.getnframes()) + b"\0\0" * SAMPLE_RATE * 3
     async with aiohttp.ClientSession() as http:
-        engine = soniox.STT(api_key="contract-key", base_url=mock_soniox.stt_url, http_session=http)
+        engine = soniox.STT(
+            api_key=soniox_target.api_key, base_url=soniox_target.stt_url, http_session=http
+        )
         stream = engine.stream()
         for chunk in chunks(audio):
             stream.push_frame(
@@ -77,11 +88,11 @@ async def test_stt_gets_a_final_per_sentence_of_read_speech(mock_soniox: MockSon
 
 
 async def test_tts_synthesize_and_concurrent_streams_share_one_socket(
-    mock_soniox: MockSoniox,
+    soniox_target: Target, mock_behind_target: MockSoniox | None
 ) -> None:
     async with aiohttp.ClientSession() as http:
         engine = soniox.TTS(
-            api_key="contract-key", websocket_url=mock_soniox.tts_url, http_session=http
+            api_key=soniox_target.api_key, websocket_url=soniox_target.tts_url, http_session=http
         )
 
         async def speak(text: str) -> float:
@@ -104,5 +115,7 @@ async def test_tts_synthesize_and_concurrent_streams_share_one_socket(
         await engine.aclose()
     assert all(d > 0.5 for d in durations)
     assert chunked > 0.5
-    tts_connections = {e.conn_id for e in mock_soniox.journal.client_frames(endpoint="tts")}
+    if mock_behind_target is None:
+        return  # the live service has no journal to count its connections
+    tts_connections = {e.conn_id for e in mock_behind_target.journal.client_frames(endpoint="tts")}
     assert len(tts_connections) == 1

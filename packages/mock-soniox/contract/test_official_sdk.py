@@ -1,4 +1,5 @@
-"""The official `soniox` Python SDK 2.10.x, unmodified, against the mock."""
+"""The official `soniox` Python SDK 2.10.x, unmodified, against the mock (or, with
+MOCK_SONIOX_TARGET=live and SONIOX_API_KEY, the live service: ``soniox_target``)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ from soniox import AsyncSonioxClient
 from soniox.types import RealtimeSTTConfig, RealtimeTTSConfig
 from speech import chunks, utterances
 
-from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.target import Target
 
 
-def _client(mock_soniox: MockSoniox) -> AsyncSonioxClient:
+def _client(target: Target) -> AsyncSonioxClient:
     return AsyncSonioxClient(
-        api_key="contract-key",
-        websocket_base_url=mock_soniox.stt_url,
-        tts_websocket_base_url=mock_soniox.tts_url,
+        api_key=target.api_key,
+        websocket_base_url=target.stt_url,
+        tts_websocket_base_url=target.tts_url,
     )
 
 
 async def test_realtime_stt_session_transcribes_finalizes_and_finishes(
-    mock_soniox: MockSoniox,
+    soniox_target: Target,
 ) -> None:
     config = RealtimeSTTConfig(
         model="stt-rt-v4",
@@ -31,7 +32,7 @@ async def test_realtime_stt_session_transcribes_finalizes_and_finishes(
         enable_endpoint_detection=True,
         enable_language_identification=True,
     )
-    client = _client(mock_soniox)
+    client = _client(soniox_target)
     final_texts: list[str] = []
     finished = False
     async with client.realtime.stt.connect(config=config) as session:
@@ -54,11 +55,11 @@ async def test_realtime_stt_session_transcribes_finalizes_and_finishes(
     assert "<end>" in final_texts
 
 
-async def test_realtime_stt_bad_model_surfaces_as_sdk_error(mock_soniox: MockSoniox) -> None:
+async def test_realtime_stt_bad_model_surfaces_as_sdk_error(soniox_target: Target) -> None:
     config = RealtimeSTTConfig(
         model="no-such-model", audio_format="pcm_s16le", sample_rate=16000, num_channels=1
     )
-    async with _client(mock_soniox).realtime.stt.connect(config=config) as session:
+    async with _client(soniox_target).realtime.stt.connect(config=config) as session:
         async with asyncio.timeout(10):
             event = await session.receive_event()
     assert event is not None
@@ -66,8 +67,8 @@ async def test_realtime_stt_bad_model_surfaces_as_sdk_error(mock_soniox: MockSon
     assert event.error_message == "Invalid model specified."
 
 
-async def test_multi_stream_tts_connection_carries_two_streams(mock_soniox: MockSoniox) -> None:
-    client = _client(mock_soniox)
+async def test_multi_stream_tts_connection_carries_two_streams(soniox_target: Target) -> None:
+    client = _client(soniox_target)
     async with client.realtime.tts.connect_multi_stream() as connection:
         streams = [
             await connection.open_stream(
@@ -98,7 +99,7 @@ async def test_multi_stream_tts_connection_carries_two_streams(mock_soniox: Mock
     assert all(size > 0 and size % 2 == 0 for size in sizes)
 
 
-async def test_single_stream_tts_connection(mock_soniox: MockSoniox) -> None:
+async def test_single_stream_tts_connection(soniox_target: Target) -> None:
     config = RealtimeTTSConfig(
         stream_id="only",
         model="tts-rt-v1",
@@ -108,7 +109,7 @@ async def test_single_stream_tts_connection(mock_soniox: MockSoniox) -> None:
         sample_rate=16000,
     )
     audio = b""
-    async with _client(mock_soniox).realtime.tts.connect(config=config) as connection:
+    async with _client(soniox_target).realtime.tts.connect(config=config) as connection:
         await connection.send_text_chunk("One sentence is enough.", text_end=True)
         async with asyncio.timeout(30):
             async for chunk in connection.receive_audio_chunks():
@@ -117,8 +118,8 @@ async def test_single_stream_tts_connection(mock_soniox: MockSoniox) -> None:
 
 
 @pytest.mark.parametrize("speed", [0.7, 1.3])
-async def test_tts_speed_changes_audio_length(mock_soniox: MockSoniox, speed: float) -> None:
-    client = _client(mock_soniox)
+async def test_tts_speed_changes_audio_length(soniox_target: Target, speed: float) -> None:
+    client = _client(soniox_target)
     async with client.realtime.tts.connect_multi_stream() as connection:
         stream = await connection.open_stream(
             config=RealtimeTTSConfig(

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.target import Target
 from mock_soniox.testing.tts import TtsClient, open_tts
 
 
@@ -23,10 +23,10 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-async def tts_client(
-    mock_soniox: MockSoniox, http: aiohttp.ClientSession
-) -> AsyncIterator[TtsClient]:
-    """A TTS connection with the test key, under the settings as they were when the test began."""
-    client = await open_tts(http, mock_soniox.tts_url)
-    yield client
-    await client.ws.close()
+async def tts_client(soniox_target: Target) -> AsyncIterator[TtsClient]:
+    """A TTS connection to the target with its key (on the mock: under the settings as they
+    were when the test began)."""
+    async with soniox_target.session() as http:
+        client = await open_tts(http, soniox_target.tts_url, soniox_target.headers)
+        yield client
+        await client.ws.close()

@@ -1,4 +1,4 @@
-"""``mock-soniox`` command line: ``serve``, ``record`` and ``fixtures``."""
+"""``mock-soniox`` command line: ``serve``, ``record``, ``fixtures`` and ``drift``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from . import models
+from . import drift, models
 from .auth import is_loopback_name
 from .faults import FaultSpecError, parse_faults
 from .fixtures import cli as fixture_cli
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one")
     record.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
     fixture_cli.add_command(sub)
+    drift.add_command(sub)
     return parser
 
 
@@ -151,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "fixtures":
         return fixture_cli.run_fixtures(args)
+    if args.command == "drift":
+        return drift.run(args)
     if args.command == "record":
         if not args.allow_remote and not is_loopback_name(args.host):
             print(f"error: {REMOTE_RECORDER} ({args.host})", file=sys.stderr)

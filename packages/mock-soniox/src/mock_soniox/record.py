@@ -37,14 +37,14 @@ from .fixtures.library import iter_fixture_paths
 from .fixtures.model import Direction
 from .fixtures.replay.select import FIXTURE_HEADER, FIXTURE_PREFIX, FIXTURE_QUERY, STRICT_HEADER
 from .fixtures.writer import FixtureWriter
+from .protocol import REAL_STT_URL as REAL_STT_URL  # re-exported: `record` names them
+from .protocol import REAL_TTS_URL as REAL_TTS_URL
 from .protocol import STT_PATH, TTS_PATH
 from .server.runner import MockServer
 from .settings import Settings
 
 logger = logging.getLogger("mock_soniox.record")
 
-REAL_STT_URL = "wss://stt-rt.soniox.com/transcribe-websocket"
-REAL_TTS_URL = "wss://tts-rt.soniox.com/tts-websocket"
 MODES = ("none", "once", "new_episodes", "all")
 API_KEY_ENV = "SONIOX_API_KEY"
 # Client headers the proxy passes on (besides auth); everything else stays local.

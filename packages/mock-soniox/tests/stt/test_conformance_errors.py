@@ -2,6 +2,8 @@
 
 Every frame is ``{"tokens": [], error_code, error_type, error_message, more_info, request_id}``
 followed by a normal close, as the STT reference shows it. CONFORMANCE.md points at these tests.
+They run against ``soniox_target`` (the mock, or the live service with MOCK_SONIOX_TARGET=live);
+the ones that need the mock's settings, timers or faults are ``mock_only``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 
 from mock_soniox.testing.pytest_plugin import MockSoniox
 from mock_soniox.testing.stt import BASIC_CONFIG, connect, read_all, session_error
+from mock_soniox.testing.target import Target
 
 SPEECH_CHUNK = b"\x00\x10" * 1920  # 120 ms of 16 kHz s16le
 SLOW = 5000.0  # a timer scaled to 5 s: never the one that fires by accident
@@ -25,10 +28,13 @@ def config(**changes: Any) -> str:
 
 
 async def error_of(
-    mock: MockSoniox, frames: list[str | bytes], headers: dict[str, str] | None = None
+    target: Target, frames: list[str | bytes], headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Send ``frames``; the one error frame the server answers with (checked for shape)."""
-    return (await session_error(mock.stt_url, frames, headers)).errors[0]
+    """Send ``frames``; the one error frame the server answers with (checked for shape).
+
+    ``headers`` default to the target's key.
+    """
+    return (await session_error(target, frames, headers)).errors[0]
 
 
 def catalogue_file(tmp_path: Path, **stt_models: dict[str, Any]) -> str:
@@ -83,32 +89,38 @@ CONFIG_400 = [
     ("changes", "message"), [c[1:] for c in CONFIG_400], ids=[c[0] for c in CONFIG_400]
 )
 async def test_published_400_for_the_config(
-    mock_soniox: MockSoniox, changes: dict[str, Any], message: str
+    soniox_target: Target, changes: dict[str, Any], message: str
 ) -> None:
-    error = await error_of(mock_soniox, [config(**changes)])
+    error = await error_of(soniox_target, [config(**changes)])
     assert error["error_code"] == 400
     assert error["error_message"].startswith(message)
     expected_type = "model_not_available" if "model" in changes else "invalid_request"
     assert error["error_type"] == expected_type
 
 
-async def test_model_without_translation_says_so(mock_soniox: MockSoniox, tmp_path: Path) -> None:
+@pytest.mark.mock_only(reason="a model catalogue of its own")
+async def test_model_without_translation_says_so(
+    mock_soniox: MockSoniox, soniox_target: Target, tmp_path: Path
+) -> None:
     mock_soniox.configure(
         models_file=catalogue_file(tmp_path, **{"stt-rt-x": {"features": {"translation": False}}})
     )
     translation = {"type": "one_way", "target_language": "es"}
-    error = await error_of(mock_soniox, [config(model="stt-rt-x", translation=translation)])
+    error = await error_of(soniox_target, [config(model="stt-rt-x", translation=translation)])
     assert (error["error_code"], error["error_message"]) == (
         400,
         "Model does not support translations.",
     )
 
 
-async def test_retired_model_is_an_invalid_model(mock_soniox: MockSoniox, tmp_path: Path) -> None:
+@pytest.mark.mock_only(reason="a model catalogue of its own")
+async def test_retired_model_is_an_invalid_model(
+    mock_soniox: MockSoniox, soniox_target: Target, tmp_path: Path
+) -> None:
     mock_soniox.configure(
         models_file=catalogue_file(tmp_path, **{"stt-rt-old": {"status": "retired"}})
     )
-    error = await error_of(mock_soniox, [config(model="stt-rt-old")])
+    error = await error_of(soniox_target, [config(model="stt-rt-old")])
     assert (error["error_code"], error["error_message"]) == (400, "Invalid model specified.")
 
 
@@ -143,22 +155,24 @@ FRAMES_400 = [
     ("frames", "message"), [c[1:] for c in FRAMES_400], ids=[c[0] for c in FRAMES_400]
 )
 async def test_published_400_for_the_frames(
-    mock_soniox: MockSoniox, frames: list[str | bytes], message: str
+    soniox_target: Target, frames: list[str | bytes], message: str
 ) -> None:
-    error = await error_of(mock_soniox, frames)
+    error = await error_of(soniox_target, frames)
     assert (error["error_code"], error["error_message"]) == (400, message)
 
 
-async def test_audio_too_long(mock_soniox: MockSoniox) -> None:
+@pytest.mark.mock_only(reason="a session cap shortened to 0.2 s")
+async def test_audio_too_long(mock_soniox: MockSoniox, soniox_target: Target) -> None:
     mock_soniox.configure(stt_max_session_s=0.2)  # timers keep their length at time_scale 0
-    error = await error_of(mock_soniox, [config(), SPEECH_CHUNK, SPEECH_CHUNK])
+    error = await error_of(soniox_target, [config(), SPEECH_CHUNK, SPEECH_CHUNK])
     assert (error["error_code"], error["error_message"]) == (400, "Audio is too long.")
 
 
-async def test_too_much_audio_data_in_total(mock_soniox: MockSoniox) -> None:
+@pytest.mark.mock_only(reason="an audio byte cap of two chunks")
+async def test_too_much_audio_data_in_total(mock_soniox: MockSoniox, soniox_target: Target) -> None:
     mock_soniox.configure(stt_max_audio_bytes=len(SPEECH_CHUNK) * 2)
     frames: list[str | bytes] = [config(), SPEECH_CHUNK, SPEECH_CHUNK, SPEECH_CHUNK]
-    error = await error_of(mock_soniox, frames)
+    error = await error_of(soniox_target, frames)
     assert (error["error_code"], error["error_message"]) == (
         400,
         "Received too much audio data in total.",
@@ -185,14 +199,20 @@ async def test_too_much_audio_data_in_total(mock_soniox: MockSoniox) -> None:
     ],
 )
 async def test_published_401(
-    mock_soniox: MockSoniox, headers: dict[str, str], frames: list[str | bytes], message: str
+    soniox_target: Target,
+    mock_behind_target: MockSoniox | None,
+    headers: dict[str, str],
+    frames: list[str | bytes],
+    message: str,
 ) -> None:
-    mock_soniox.configure(api_keys=("good-key",))
-    error = await error_of(mock_soniox, frames, headers)
+    if mock_behind_target is not None:  # the live service knows its keys already
+        mock_behind_target.configure(api_keys=("good-key",))
+    error = await error_of(soniox_target, frames, headers)
     assert (error["error_code"], error["error_type"]) == (401, "unauthenticated")
     assert error["error_message"] == message
 
 
+@pytest.mark.mock_only(reason="reject_upgrade_on_auth_error is a mock setting")
 async def test_refused_upgrade_uses_the_published_401_text(mock_soniox: MockSoniox) -> None:
     mock_soniox.configure(api_keys=("good-key",), reject_upgrade_on_auth_error=True)
     async with aiohttp.ClientSession() as http:
@@ -204,44 +224,53 @@ async def test_refused_upgrade_uses_the_published_401_text(mock_soniox: MockSoni
 # --- 408: the four timers (time-scaled: 0.001 makes 20 s into 20 ms) ---
 
 
-async def test_start_request_timeout(mock_soniox: MockSoniox) -> None:
+@pytest.mark.mock_only(reason="timers shortened by the time scale")
+async def test_start_request_timeout(mock_soniox: MockSoniox, soniox_target: Target) -> None:
     mock_soniox.configure(time_scale=0.001)
-    error = await error_of(mock_soniox, [])
+    error = await error_of(soniox_target, [])
     assert (error["error_code"], error["error_message"]) == (408, "Start request timeout")
 
 
-async def test_first_audio_timeout_is_not_reset_by_keepalives(mock_soniox: MockSoniox) -> None:
+@pytest.mark.mock_only(reason="timers shortened by the time scale")
+async def test_first_audio_timeout_is_not_reset_by_keepalives(
+    mock_soniox: MockSoniox, soniox_target: Target
+) -> None:
     mock_soniox.configure(
         time_scale=0.001, stt_idle_timeout_s=SLOW, stt_first_audio_timeout_s=100.0
     )
     keepalives = ['{"type": "keepalive"}'] * 3
-    error = await error_of(mock_soniox, [config(), *keepalives])
+    error = await error_of(soniox_target, [config(), *keepalives])
     assert (error["error_code"], error["error_message"]) == (
         408,
         "Timed out while waiting for the first audio chunk",
     )
 
 
-async def test_idle_timeout_after_audio(mock_soniox: MockSoniox) -> None:
+@pytest.mark.mock_only(reason="timers shortened by the time scale")
+async def test_idle_timeout_after_audio(mock_soniox: MockSoniox, soniox_target: Target) -> None:
     mock_soniox.configure(
         time_scale=0.001, stt_input_too_slow_margin_s=SLOW, stt_config_timeout_s=SLOW
     )
-    error = await error_of(mock_soniox, [config(), SPEECH_CHUNK])
+    error = await error_of(soniox_target, [config(), SPEECH_CHUNK])
     assert (error["error_code"], error["error_type"]) == (408, "request_timeout")
     assert error["error_message"] == "Request timeout."
 
 
+@pytest.mark.mock_only(reason="timers shortened by the time scale")
 async def test_decode_timeout_when_a_container_header_never_completes(
-    mock_soniox: MockSoniox,
+    mock_soniox: MockSoniox, soniox_target: Target
 ) -> None:
     mock_soniox.configure(
         time_scale=0.001, stt_input_too_slow_margin_s=SLOW, stt_config_timeout_s=SLOW
     )
-    error = await error_of(mock_soniox, [config(audio_format="wav"), b"RIFF"])
+    error = await error_of(soniox_target, [config(audio_format="wav"), b"RIFF"])
     assert (error["error_code"], error["error_message"]) == (408, "Audio data decode timeout")
 
 
-async def test_input_too_slow_at_a_time_scale_above_zero(mock_soniox: MockSoniox) -> None:
+@pytest.mark.mock_only(reason="timers shortened by the time scale")
+async def test_input_too_slow_at_a_time_scale_above_zero(
+    mock_soniox: MockSoniox, soniox_target: Target
+) -> None:
     # 10 s margin at scale 0.001 = 10 ms: 120 ms of audio, then nothing for longer than
     # 130 ms of (scaled) wall time, with the idle timer far away.
     mock_soniox.configure(
@@ -250,10 +279,11 @@ async def test_input_too_slow_at_a_time_scale_above_zero(mock_soniox: MockSoniox
         stt_config_timeout_s=SLOW,
         stt_input_too_slow_margin_s=10.0,
     )
-    error = await error_of(mock_soniox, [config(), SPEECH_CHUNK])
+    error = await error_of(soniox_target, [config(), SPEECH_CHUNK])
     assert (error["error_code"], error["error_message"]) == (408, "Input too slow")
 
 
+@pytest.mark.mock_only(reason="time scale 0")
 async def test_no_input_too_slow_at_time_scale_zero(mock_soniox: MockSoniox) -> None:
     mock_soniox.configure(stt_input_too_slow_margin_s=0.001)
     async with aiohttp.ClientSession() as http:
@@ -268,14 +298,15 @@ async def test_no_input_too_slow_at_time_scale_zero(mock_soniox: MockSoniox) -> 
 # --- 429, and the codes only a fault produces ---
 
 
-async def test_concurrency_429(mock_soniox: MockSoniox) -> None:
+@pytest.mark.mock_only(reason="a concurrency limit of one")
+async def test_concurrency_429(mock_soniox: MockSoniox, soniox_target: Target) -> None:
     mock_soniox.configure(stt_max_concurrent_per_key=1)
     async with aiohttp.ClientSession() as http:
         first = await connect(http, mock_soniox.stt_url)
         await first.send_str(config())
         await first.send_bytes(SPEECH_CHUNK)
         await first.receive(timeout=5)
-        error = await error_of(mock_soniox, [config()])
+        error = await error_of(soniox_target, [config()])
         await first.close()
     assert (error["error_code"], error["error_type"]) == (429, "limit_exceeded")
     assert error["error_message"] == "Your project has exceeded max number of concurrent requests."
@@ -301,9 +332,10 @@ async def test_concurrency_429(mock_soniox: MockSoniox) -> None:
         ),
     ],
 )
+@pytest.mark.mock_only(reason="injected faults")
 async def test_injected_errors_use_the_published_text(
-    mock_soniox: MockSoniox, code: int, message: str
+    mock_soniox: MockSoniox, soniox_target: Target, code: int, message: str
 ) -> None:
     mock_soniox.faults.add(f"error:code={code},after_frames=2")
-    error = await error_of(mock_soniox, [config(), SPEECH_CHUNK])
+    error = await error_of(soniox_target, [config(), SPEECH_CHUNK])
     assert (error["error_code"], error["error_message"]) == (code, message)

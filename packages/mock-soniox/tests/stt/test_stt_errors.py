@@ -11,14 +11,20 @@ import pytest
 from mock_soniox.testing import stt
 from mock_soniox.testing.pytest_plugin import MockSoniox
 from mock_soniox.testing.stt import BASIC_CONFIG, LK_CONFIG, Transcript, connect, read_all
+from mock_soniox.testing.target import Target, mock_target
 
 SPEECH_CHUNK = b"\x00\x10" * 1920  # 120 ms of 16 kHz s16le
 
 
 async def session_error(
-    mock: MockSoniox, frames: list[str | bytes], headers: dict[str, str] | None = None
+    target: Target | MockSoniox,
+    frames: list[str | bytes],
+    headers: dict[str, str] | None = None,
 ) -> Transcript:
-    return await stt.session_error(mock.stt_url, frames, headers)
+    """Send ``frames`` (with the target's key unless ``headers`` say otherwise); one error."""
+    if isinstance(target, MockSoniox):
+        target = mock_target(target.stt_url, target.tts_url)
+    return await stt.session_error(target, frames, headers)
 
 
 def config(**changes: Any) -> str:
@@ -65,9 +71,9 @@ def config(**changes: Any) -> str:
     ],
 )
 async def test_invalid_config_field_is_named(
-    mock_soniox: MockSoniox, changes: dict[str, Any], field: str
+    soniox_target: Target, changes: dict[str, Any], field: str
 ) -> None:
-    out = await session_error(mock_soniox, [config(**changes)])
+    out = await session_error(soniox_target, [config(**changes)])
     error = out.errors[0]
     assert (error["error_code"], error["error_type"]) == (400, "invalid_request")
     assert field in error["error_message"]
@@ -113,7 +119,7 @@ async def test_current_models_and_aliases_are_accepted(mock_soniox: MockSoniox, 
     assert not out.errors and out.frames[-1]["finished"] is True
 
 
-async def test_null_means_absent_for_every_optional_field(mock_soniox: MockSoniox) -> None:
+async def test_null_means_absent_for_every_optional_field(soniox_target: Target) -> None:
     nulls = dict.fromkeys(
         (
             "language_hints",
@@ -130,9 +136,9 @@ async def test_null_means_absent_for_every_optional_field(mock_soniox: MockSonio
             "api_key",
         )
     )
-    async with aiohttp.ClientSession() as http:
+    async with soniox_target.session() as http:
         for cfg in ({**BASIC_CONFIG, **nulls}, LK_CONFIG, {**LK_CONFIG, "model": "stt-rt-v4"}):
-            ws = await connect(http, mock_soniox.stt_url)
+            ws = await connect(http, soniox_target.stt_url, soniox_target.headers)
             await ws.send_str(json.dumps(cfg))
             await ws.send_bytes(SPEECH_CHUNK)
             await ws.send_str("")
@@ -141,9 +147,9 @@ async def test_null_means_absent_for_every_optional_field(mock_soniox: MockSonio
             assert out.frames[-1]["total_audio_proc_ms"] == 120
 
 
-async def test_unknown_extra_fields_are_ignored(mock_soniox: MockSoniox) -> None:
-    async with aiohttp.ClientSession() as http:
-        ws = await connect(http, mock_soniox.stt_url)
+async def test_unknown_extra_fields_are_ignored(soniox_target: Target) -> None:
+    async with soniox_target.session() as http:
+        ws = await connect(http, soniox_target.stt_url, soniox_target.headers)
         await ws.send_str(config(enable_non_final_tokens=True))
         await ws.send_bytes(SPEECH_CHUNK)
         await ws.send_str("")
@@ -181,6 +187,7 @@ async def test_bad_input_gets_400_and_close(
     assert len(mock_soniox.journal.client_frames(endpoint="stt")) == len(frames)
 
 
+@pytest.mark.mock_only(reason="reads the journal")
 async def test_legacy_api_key_in_config(mock_soniox: MockSoniox) -> None:
     mock_soniox.configure(api_keys=("legacy-key",))
     async with aiohttp.ClientSession() as http:

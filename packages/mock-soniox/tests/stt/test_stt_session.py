@@ -20,6 +20,7 @@ from mock_soniox.testing.stt import (
     run_session,
     speech,
 )
+from mock_soniox.testing.target import Target
 
 TWO_UTTERANCES = pcm16(speech(("tone", 900), ("silence", 1200), ("tone", 600), ("silence", 1200)))
 AUDIO_MS = 900 + 1200 + 600 + 1200
@@ -55,10 +56,12 @@ async def test_livekit_style_session_gets_endpointed_utterances(mock_soniox: Moc
 
 
 async def test_final_tokens_are_sent_once_and_the_tail_is_resent_whole(
-    mock_soniox: MockSoniox,
+    soniox_target: Target,
 ) -> None:
-    async with aiohttp.ClientSession() as http:
-        out = await run_session(http, mock_soniox.stt_url, LK_CONFIG, TWO_UTTERANCES)
+    async with soniox_target.session() as http:
+        out = await run_session(
+            http, soniox_target.stt_url, LK_CONFIG, TWO_UTTERANCES, headers=soniox_target.headers
+        )
     finals = [(t["text"], t.get("start_ms")) for t in out.finals if "start_ms" in t]
     assert len(finals) == len(set(finals)), "a final token was repeated"
     tails = [[t for t in f["tokens"] if not t["is_final"]] for f in out.results]
@@ -113,9 +116,11 @@ async def test_endpoint_sensitivity_makes_endpoints_sooner(mock_soniox: MockSoni
     assert end_frame["total_audio_proc_ms"] == 600 + 400
 
 
-async def test_no_end_markers_without_endpoint_detection(mock_soniox: MockSoniox) -> None:
-    async with aiohttp.ClientSession() as http:
-        out = await run_session(http, mock_soniox.stt_url, BASIC_CONFIG, TWO_UTTERANCES)
+async def test_no_end_markers_without_endpoint_detection(soniox_target: Target) -> None:
+    async with soniox_target.session() as http:
+        out = await run_session(
+            http, soniox_target.stt_url, BASIC_CONFIG, TWO_UTTERANCES, headers=soniox_target.headers
+        )
     check_result_invariants(out)
     assert "<end>" not in out.final_text()
     assert out.final_text(markers=False)  # still transcribed
@@ -125,10 +130,10 @@ async def test_no_end_markers_without_endpoint_detection(mock_soniox: MockSoniox
     )
 
 
-async def test_finalize_makes_pending_tokens_final_then_fin(mock_soniox: MockSoniox) -> None:
+async def test_finalize_makes_pending_tokens_final_then_fin(soniox_target: Target) -> None:
     audio = pcm16(speech(("tone", 700)))
-    async with aiohttp.ClientSession() as http:
-        ws = await connect(http, mock_soniox.stt_url)
+    async with soniox_target.session() as http:
+        ws = await connect(http, soniox_target.stt_url, soniox_target.headers)
         await ws.send_str(json.dumps(BASIC_CONFIG))
         await ws.send_bytes(audio)
         await ws.send_str('{"type": "finalize"}')
@@ -151,10 +156,12 @@ async def test_finalize_makes_pending_tokens_final_then_fin(mock_soniox: MockSon
     assert out.frames[-2] is fin_frames[1]
 
 
-async def test_finish_finalizes_the_tail_before_finished(mock_soniox: MockSoniox) -> None:
+async def test_finish_finalizes_the_tail_before_finished(soniox_target: Target) -> None:
     audio = pcm16(speech(("tone", 500)))
-    async with aiohttp.ClientSession() as http:
-        out = await run_session(http, mock_soniox.stt_url, BASIC_CONFIG, audio)
+    async with soniox_target.session() as http:
+        out = await run_session(
+            http, soniox_target.stt_url, BASIC_CONFIG, audio, headers=soniox_target.headers
+        )
     last_result = out.results[-1]
     assert last_result["tokens"] and all(t["is_final"] for t in last_result["tokens"])
     assert "<fin>" not in out.final_text()
@@ -171,23 +178,29 @@ async def test_finish_without_audio(mock_soniox: MockSoniox) -> None:
     assert out.close_code == 1000
 
 
-async def test_keepalive_in_any_spelling_is_accepted(mock_soniox: MockSoniox) -> None:
+async def test_keepalive_in_any_spelling_is_accepted(
+    soniox_target: Target, mock_behind_target: MockSoniox | None
+) -> None:
     audio = pcm16(speech(("tone", 300)))
-    async with aiohttp.ClientSession() as http:
+    async with soniox_target.session() as http:
         out = await run_session(
             http,
-            mock_soniox.stt_url,
+            soniox_target.stt_url,
             BASIC_CONFIG,
             audio,
             controls=('{"type":"keepalive"}', '{ "type" :\n "keepalive" }', ""),
+            headers=soniox_target.headers,
         )
     assert not out.errors
     assert out.frames[-1]["finished"] is True
-    kinds = [e.kind for e in mock_soniox.journal.client_frames(endpoint="stt")]
+    if mock_behind_target is None:
+        return  # the live service has no journal to ask how it read them
+    kinds = [e.kind for e in mock_behind_target.journal.client_frames(endpoint="stt")]
     assert kinds.count("keepalive") == 2
     assert kinds[0] == "config" and kinds[-1] == "finish"
 
 
+@pytest.mark.mock_only(reason="stt_empty_binary_finishes is a mock setting")
 async def test_empty_binary_frame_is_ignored_when_configured(mock_soniox: MockSoniox) -> None:
     mock_soniox.configure(stt_empty_binary_finishes=False)
     audio = pcm16(speech(("tone", 240)))
@@ -202,11 +215,14 @@ async def test_empty_binary_frame_is_ignored_when_configured(mock_soniox: MockSo
     assert out.frames[-1]["total_audio_proc_ms"] == 240
 
 
-async def test_empty_binary_frame_can_finish(mock_soniox: MockSoniox) -> None:
-    mock_soniox.configure(stt_empty_binary_finishes=True)
+async def test_empty_binary_frame_can_finish(
+    soniox_target: Target, mock_behind_target: MockSoniox | None
+) -> None:
+    if mock_behind_target is not None:
+        mock_behind_target.configure(stt_empty_binary_finishes=True)  # the default, made sure
     audio = pcm16(speech(("tone", 240)))
-    async with aiohttp.ClientSession() as http:
-        ws = await connect(http, mock_soniox.stt_url)
+    async with soniox_target.session() as http:
+        ws = await connect(http, soniox_target.stt_url, soniox_target.headers)
         await ws.send_str(json.dumps(BASIC_CONFIG))
         await ws.send_bytes(audio)
         await ws.send_bytes(b"")
@@ -215,14 +231,16 @@ async def test_empty_binary_frame_can_finish(mock_soniox: MockSoniox) -> None:
     assert out.close_code == 1000
 
 
-async def test_one_way_translation_tokens(mock_soniox: MockSoniox) -> None:
+async def test_one_way_translation_tokens(soniox_target: Target) -> None:
     config = {
         **LK_CONFIG,
         "language_hints": ["en"],
         "translation": {"type": "one_way", "target_language": "es"},
     }
-    async with aiohttp.ClientSession() as http:
-        out = await run_session(http, mock_soniox.stt_url, config, TWO_UTTERANCES)
+    async with soniox_target.session() as http:
+        out = await run_session(
+            http, soniox_target.stt_url, config, TWO_UTTERANCES, headers=soniox_target.headers
+        )
     check_result_invariants(out)
     originals = [t for t in out.finals if t.get("translation_status") == "original"]
     translations = [t for t in out.finals if t.get("translation_status") == "translation"]

@@ -7,6 +7,7 @@ import json
 import time
 
 import aiohttp
+import pytest
 
 from mock_soniox.testing.pytest_plugin import MockSoniox
 from mock_soniox.testing.stt import BASIC_CONFIG, connect, pcm16, read_all, run_session, speech
@@ -95,6 +96,7 @@ async def test_session_cap_finalizes_then_errors(mock_soniox: MockSoniox) -> Non
     assert max(t["end_ms"] for t in out.finals if "end_ms" in t) <= 1000
 
 
+@pytest.mark.mock_only(reason="the time scale")
 async def test_session_cap_scales_with_time(mock_soniox: MockSoniox) -> None:
     # 300 minutes at time_scale 0.0001 -> 1.8 s of audio.
     mock_soniox.configure(

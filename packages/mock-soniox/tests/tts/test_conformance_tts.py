@@ -8,8 +8,10 @@ import json
 from typing import Any
 
 import aiohttp
+import pytest
 
 from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.target import Target
 
 KEY = {"Authorization": "Bearer test-key"}
 
@@ -41,9 +43,9 @@ def terminated(stream_id: str) -> Any:
     return lambda f: f.get("stream_id") == stream_id and f.get("terminated")
 
 
-async def test_stream_error_shape_then_terminated(mock_soniox: MockSoniox) -> None:
-    async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(mock_soniox.tts_url, headers=KEY)
+async def test_stream_error_shape_then_terminated(soniox_target: Target) -> None:
+    async with soniox_target.session() as http:
+        ws = await http.ws_connect(soniox_target.tts_url, headers=soniox_target.headers)
         await ws.send_str(json.dumps(stream_config("s1", model=None)))
         frames = await frames_until(ws, terminated("s1"))
         await ws.close()
@@ -60,10 +62,13 @@ async def test_stream_error_shape_then_terminated(mock_soniox: MockSoniox) -> No
     assert end == {"stream_id": "s1", "terminated": True}
 
 
-async def test_connection_error_has_no_stream_id_and_closes(mock_soniox: MockSoniox) -> None:
-    mock_soniox.configure(api_keys=("good",))
-    async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(mock_soniox.tts_url, headers={"Authorization": "Bearer bad"})
+async def test_connection_error_has_no_stream_id_and_closes(
+    soniox_target: Target, mock_behind_target: MockSoniox | None
+) -> None:
+    if mock_behind_target is not None:  # the live service knows its keys already
+        mock_behind_target.configure(api_keys=("good",))
+    async with soniox_target.session() as http:
+        ws = await http.ws_connect(soniox_target.tts_url, headers={"Authorization": "Bearer bad"})
         frames = await frames_until(ws, lambda f: False)
     [error] = frames
     assert "stream_id" not in error and "tokens" not in error
@@ -71,9 +76,9 @@ async def test_connection_error_has_no_stream_id_and_closes(mock_soniox: MockSon
     assert ws.close_code == 1000
 
 
-async def test_cjk_sentences_are_spoken_before_text_end(mock_soniox: MockSoniox) -> None:
-    async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(mock_soniox.tts_url, headers=KEY)
+async def test_cjk_sentences_are_spoken_before_text_end(soniox_target: Target) -> None:
+    async with soniox_target.session() as http:
+        ws = await http.ws_connect(soniox_target.tts_url, headers=soniox_target.headers)
         await ws.send_str(json.dumps(stream_config("zh", language="zh")))
         await ws.send_str(json.dumps({"stream_id": "zh", "text": "你好。今天天气怎么样"}))
         first = await frames_until(ws, lambda f: "audio" in f)
@@ -84,6 +89,7 @@ async def test_cjk_sentences_are_spoken_before_text_end(mock_soniox: MockSoniox)
     assert rest[-2]["audio_end"] is True
 
 
+@pytest.mark.mock_only(reason="per-key limits are mock settings")
 async def test_per_key_connection_limit_is_opt_in(mock_soniox: MockSoniox) -> None:
     async with aiohttp.ClientSession() as http:
         # Off by default: many connections on one key.
@@ -106,6 +112,7 @@ async def test_per_key_connection_limit_is_opt_in(mock_soniox: MockSoniox) -> No
     assert "stream_id" not in error and second.close_code == 1000
 
 
+@pytest.mark.mock_only(reason="per-key limits are mock settings")
 async def test_per_key_stream_limit_counts_across_connections(mock_soniox: MockSoniox) -> None:
     mock_soniox.configure(tts_max_streams_per_key=1)
     async with aiohttp.ClientSession() as http:

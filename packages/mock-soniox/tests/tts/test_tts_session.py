@@ -9,7 +9,7 @@ import asyncio
 import base64
 import io
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -19,6 +19,7 @@ import soundfile as sf
 
 from mock_soniox.testing.common import with_faults
 from mock_soniox.testing.pytest_plugin import MockSoniox
+from mock_soniox.testing.target import Target
 from mock_soniox.testing.tts import (
     TEXT,
     TtsClient,
@@ -33,20 +34,25 @@ Connect = Callable[..., Awaitable[TtsClient]]
 
 
 @pytest.fixture
-def connect(mock_soniox: MockSoniox, http: aiohttp.ClientSession) -> Connect:
-    """``await connect(**settings)``: configure, then connect (settings apply to new connections).
+async def connect(
+    soniox_target: Target, mock_behind_target: MockSoniox | None
+) -> AsyncIterator[Connect]:
+    """``await connect(**settings)``: configure the mock, then connect to the target (settings
+    apply to new connections; the live service is as it is).
 
     Timers are long unless a test sets them, so scaled time cannot end what a test did not aim at.
     """
+    async with soniox_target.session() as http:
 
-    async def configured_client(**settings: Any) -> TtsClient:
-        settings.setdefault("tts_connection_idle_timeout_s", 5000.0)
-        settings.setdefault("tts_stream_idle_timeout_s", 1000.0)
-        settings.setdefault("tts_stream_max_age_s", 10_000.0)
-        mock_soniox.configure(**settings)
-        return await open_tts(http, mock_soniox.tts_url)
+        async def configured_client(**settings: Any) -> TtsClient:
+            if mock_behind_target is not None:
+                settings.setdefault("tts_connection_idle_timeout_s", 5000.0)
+                settings.setdefault("tts_stream_idle_timeout_s", 1000.0)
+                settings.setdefault("tts_stream_max_age_s", 10_000.0)
+                mock_behind_target.configure(**settings)
+            return await open_tts(http, soniox_target.tts_url, soniox_target.headers)
 
-    return configured_client
+        yield configured_client
 
 
 # --- The happy path ---
@@ -197,9 +203,9 @@ async def test_stream_id_is_reusable_after_terminated(tts_client: TtsClient) -> 
 
 
 async def test_cancel_gets_terminated_only(connect: Connect) -> None:
-    client = await connect(time_scale=1.0)  # first audio is 150 ms away
+    client = await connect(time_scale=1.0)
     await client.send(**stream_config("c"))
-    await client.send(stream_id="c", text=TEXT)
+    await client.send(stream_id="c", text="Hello there")  # no sentence end yet: nothing to say
     await client.send(stream_id="c", cancel=True)
     assert await client.until_terminated("c") == [{"stream_id": "c", "terminated": True}]
 
@@ -220,13 +226,15 @@ async def test_cancel_mid_audio_stops_the_audio(connect: Connect) -> None:
 
 
 async def test_keep_alive_is_silent_and_journaled(
-    mock_soniox: MockSoniox, tts_client: TtsClient
+    mock_behind_target: MockSoniox | None, tts_client: TtsClient
 ) -> None:
     await tts_client.send(keep_alive=True)
     await tts_client.start("k", "Hi.")
     frames = await tts_client.until_terminated("k")
     assert all(f["stream_id"] == "k" for f in frames)
-    kinds = [e.kind for e in mock_soniox.journal.client_frames(endpoint="tts")]
+    if mock_behind_target is None:
+        return  # the live service has no journal
+    kinds = [e.kind for e in mock_behind_target.journal.client_frames(endpoint="tts")]
     assert kinds == ["keep_alive", "config", "text_end"]
 
 
@@ -348,7 +356,7 @@ async def test_text_after_text_end(connect: Connect) -> None:
     assert frames[-2]["error_message"] == "Text received after text_end."
 
 
-async def test_oversized_text(mock_soniox: MockSoniox, tts_client: TtsClient) -> None:
+async def test_oversized_text(tts_client: TtsClient) -> None:
     await tts_client.send(**stream_config("big"))
     await tts_client.send(stream_id="big", text="a" * 5001)
     error = assert_error_end(await tts_client.until_terminated("big"), 400, "invalid_request")
@@ -365,6 +373,7 @@ async def test_text_at_the_limit_is_spoken(connect: Connect) -> None:
 # --- Timers (time_scale 0.001: seconds become milliseconds) ---
 
 
+@pytest.mark.mock_only(reason="timers shortened by the time scale")
 async def test_stream_idle_timeout(connect: Connect) -> None:
     client = await connect(time_scale=0.001, tts_stream_idle_timeout_s=10)
     await client.send(**stream_config("idle"))
@@ -375,6 +384,7 @@ async def test_stream_idle_timeout(connect: Connect) -> None:
     assert_normal_end(await client.until_terminated("next"))
 
 
+@pytest.mark.mock_only(reason="timers shortened by the time scale")
 async def test_keep_alive_does_not_reset_the_stream_timer_but_keeps_the_socket(
     connect: Connect,
 ) -> None:
@@ -417,6 +427,7 @@ async def test_text_resets_the_stream_timer(connect: Connect) -> None:
     assert_normal_end(await client.until_terminated("busy"))
 
 
+@pytest.mark.mock_only(reason="timers shortened by the time scale")
 async def test_stream_max_age(connect: Connect) -> None:
     client = await connect(
         time_scale=0.001, tts_stream_idle_timeout_s=1000, tts_stream_max_age_s=60
@@ -427,6 +438,7 @@ async def test_stream_max_age(connect: Connect) -> None:
     assert "maximum duration" in error["error_message"]
 
 
+@pytest.mark.mock_only(reason="timers shortened by the time scale")
 async def test_connection_idle_timeout_closes_1001(connect: Connect) -> None:
     client = await connect(time_scale=0.001, tts_connection_idle_timeout_s=30)
     assert await client.expect_close() == 1001

@@ -3,20 +3,39 @@
 One server per test session, on a free loopback port and in its own thread, so tests on any
 event loop can use it; the function-scoped ``mock_soniox`` handle resets it after each test.
 Tests run with ``time_scale=0`` (no pacing) unless they ``configure`` otherwise.
+
+Conformance tests ask for ``soniox_target`` instead: the same mock by default, the live service
+under ``MOCK_SONIOX_TARGET=live`` (with ``SONIOX_API_KEY``; ``testing/target.py``), where tests
+marked ``mock_only`` are skipped. ``MOCK_SONIOX_OBSERVE=FILE`` writes what each test sent and saw
+to FILE as JSON (``testing/observe.py``), the input of ``mock-soniox drift``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+import json
+import os
+from collections.abc import Coroutine, Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ..journal import Journal
+from ..sanitize import redact_text
 from ..server import admin
 from ..server.runner import ThreadedMockServer
 from ..settings import Settings
+from . import observe
+from .target import (
+    KEY_ENV,
+    OBSERVE_ENV,
+    Target,
+    TargetError,
+    live_target,
+    mock_target,
+    target_name,
+)
 
 TEST_SETTINGS = Settings(port=0, time_scale=0.0)
 
@@ -149,3 +168,135 @@ def mock_soniox(mock_soniox_server: ThreadedMockServer) -> Iterator[MockSoniox]:
     handle.reset()
     yield handle
     handle.reset()
+
+
+# --- the target: the in-process mock or the live service ---
+
+MOCK_ONLY = (
+    "mock_only(reason=None): the test needs what only the mock has (faults, the admin API, the "
+    "time scale, the journal, fixtures, settings); skipped when MOCK_SONIOX_TARGET=live"
+)
+_LIVE = pytest.StashKey[Target | None]()
+_OBSERVED = pytest.StashKey[dict[str, dict[str, Any]]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MOCK_ONLY)
+    try:
+        config.stash[_LIVE] = live_target() if target_name() == "live" else None
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if os.environ.get(OBSERVE_ENV):
+        config.stash[_OBSERVED] = {}
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    live = config.stash.get(_LIVE, None)
+    if live is None:
+        return "soniox target: the in-process mock"
+    return f"soniox target: live ({live.stt_url}, {live.tts_url}); mock_only tests are skipped"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash.get(_LIVE, None) is None:
+        return
+    for item in items:
+        marker = item.get_closest_marker("mock_only")
+        if marker is not None:
+            why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else None)
+            reason = f"mock only: {why}" if why else "mock only"
+        elif "mock_soniox" in getattr(item, "fixturenames", ()):
+            reason = "mock only: uses the in-process mock (the mock_soniox fixture)"
+        else:
+            continue
+        item.add_marker(pytest.mark.skip(reason=reason + "; not run against the live service"))
+
+
+@pytest.fixture
+def soniox_target(request: pytest.FixtureRequest) -> Target:
+    """Where a conformance test connects: the mock (reset per test) or the live service."""
+    live = request.config.stash.get(_LIVE, None)
+    if live is not None:
+        return live
+    mock: MockSoniox = request.getfixturevalue("mock_soniox")
+    return mock_target(mock.stt_url, mock.tts_url)
+
+
+@pytest.fixture
+def mock_behind_target(request: pytest.FixtureRequest) -> MockSoniox | None:
+    """The mock ``soniox_target`` points at, or None when it is the live service.
+
+    For a test that runs on both but must give the mock a setting the service already has
+    (e.g. which keys are valid).
+    """
+    if request.config.stash.get(_LIVE, None) is not None:
+        return None
+    mock: MockSoniox = request.getfixturevalue("mock_soniox")
+    return mock
+
+
+# --- observations for the drift report (MOCK_SONIOX_OBSERVE=FILE) ---
+
+
+def _without_key(text: str) -> str:
+    """``text`` with the target's key replaced, should anything have echoed it."""
+    key = os.environ.get(KEY_ENV, "").strip()
+    # A key too short to be real would only mangle the text; real keys are long.
+    return text.replace(key, "REDACTED") if len(key) >= 8 else text
+
+
+def _scrub(text: str) -> str:
+    cleaned, _ = redact_text(text)
+    return _without_key(cleaned)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    observed = item.config.stash.get(_OBSERVED, None)
+    if observed is None:
+        return (yield)
+    observation = observe.Observation()
+    observe.activate(observation)
+    try:
+        return (yield)
+    finally:
+        observe.activate(None)
+        outcome = observed.get(item.nodeid, {})
+        observed[item.nodeid] = {**observation.as_json(), **outcome}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    observed = item.config.stash.get(_OBSERVED, None)
+    if observed is None or not (report.when == "call" or report.failed or report.skipped):
+        return report
+    entry: dict[str, Any] = {"outcome": report.outcome}
+    if report.skipped and isinstance(report.longrepr, tuple):
+        entry["reason"] = _scrub(str(report.longrepr[2]))
+    elif report.failed:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = getattr(crash, "message", None) or str(report.longrepr)
+        entry["message"] = _scrub(message.splitlines()[0] if message else "")[:500]
+    observed[item.nodeid] = entry
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    observed = session.config.stash.get(_OBSERVED, None)
+    path = os.environ.get(OBSERVE_ENV)
+    if observed is None or not path:
+        return
+    live = session.config.stash.get(_LIVE, None)
+    body = {
+        "target": "live" if live else "mock",
+        "stt_url": live.stt_url if live else "in-process mock",
+        "tts_url": live.tts_url if live else "in-process mock",
+        "tests": observed,
+    }
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Frames and notes were scrubbed as they were recorded; this is a last guard.
+    out.write_text(_without_key(json.dumps(body, ensure_ascii=False)) + "\n")

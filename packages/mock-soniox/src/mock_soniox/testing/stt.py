@@ -12,6 +12,7 @@ import numpy as np
 
 from ..audio import Samples, encode
 from .common import BEARER
+from .target import Target
 
 RATE = 16000
 CHUNK_MS = 120
@@ -115,9 +116,13 @@ async def run_session(
     *,
     chunk_bytes: int = RATE * 2 * CHUNK_MS // 1000,
     controls: Sequence[str] = ("",),
+    headers: dict[str, str] | None = None,
 ) -> Transcript:
-    """Config, audio in chunks, then ``controls`` (default: finish), and read to the close."""
-    ws = await connect(http, url)
+    """Config, audio in chunks, then ``controls`` (default: finish), and read to the close.
+
+    ``headers`` default to the test key's.
+    """
+    ws = await connect(http, url, headers)
     await ws.send_str(json.dumps(config))
     for chunk in chunks(audio, chunk_bytes):
         await ws.send_bytes(chunk)
@@ -147,15 +152,16 @@ def check_result_invariants(transcript: Transcript) -> None:
 
 
 async def session_error(
-    url: str, frames: Sequence[str | bytes], headers: dict[str, str] | None = None
+    target: Target, frames: Sequence[str | bytes], headers: dict[str, str] | None = None
 ) -> Transcript:
     """Send ``frames`` as they are; the session, which must end in one published-shape error.
 
     The error is the last frame, shaped as the STT reference shows it (``tokens: []`` first,
     then code, type, message, the docs link for its type and a request id), then a 1000 close.
+    ``headers`` default to the target's key.
     """
-    async with aiohttp.ClientSession() as http:
-        ws = await connect(http, url, headers)
+    async with target.session() as http:
+        ws = await connect(http, target.stt_url, target.headers if headers is None else headers)
         for frame in frames:
             if isinstance(frame, bytes):
                 await ws.send_bytes(frame)
