@@ -100,6 +100,36 @@ def contract(session: nox.Session) -> None:
 
 
 @nox.session
+def loadtest(session: nox.Session) -> None:
+    """The load-test package's tests, then a 30-second headless locust smoke against the mock.
+
+    Locust runs in its own processes (it monkey-patches whatever imports it). The smoke starts
+    its own mock; locust exits 1 when a threshold is missed (failure ratio, p95 time to first
+    audio, too few completed streams), and that fails the session. Reports: reports/smoke*.
+    """
+    _sync(session)
+    session.run("pytest", "packages/loadtest/tests", *session.posargs)
+    session.run(
+        "python", "-m", "soniox_loadtest", "--headless", "-u", "12", "-r", "12", "-t", "30s",
+        "--max-fail-ratio", "0.01", "--max-p95-ttfa-ms", "1000", "--min-completed", "40",
+        "--csv", "reports/smoke", "--html", "reports/smoke.html",
+        "TTSSharedUser", "STTUser", "PluginTTSUser",
+    )  # fmt: skip
+
+
+@nox.session
+def ui(session: nox.Session) -> None:
+    """The mock's dashboard driven in headless Chromium through Selenium.
+
+    Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them when missing);
+    Selenium is installed here only, so the other sessions never carry it.
+    """
+    _sync(session)
+    session.install("selenium>=4.20,<5")
+    session.run("pytest", "packages/mock-soniox/browser_tests", *session.posargs)
+
+
+@nox.session
 def live(session: nox.Session) -> None:
     """With SONIOX_API_KEY: the drift report (reports/drift.md), then the contract suite, against
     the live service. Without it, skipped in one line, so `nox` stays green for everyone else.
