@@ -5,9 +5,11 @@ time, samples the CPU of the mock and of the locust processes with psutil, and p
 streams in flight, audio frames per second, p95 time to first audio, failures, CPU of each side.
 CPU is averaged over the middle of each run (100 % = one core); "other" is everything else on
 the machine in that window, so a noisy neighbour shows up instead of skewing the verdict. The
-mock is one asyncio process: at ~100 % it is the bottleneck; locust at ~100 % per process is.
+mock is one asyncio process per worker (``--mock-workers N``, default 1; its CPU is theirs
+summed): one at ~100 % is the bottleneck; locust at ~100 % per process is.
 
     uv run python packages/loadtest/benchmarks/max_load.py --users 50 100 200 --seconds 20
+    uv run python packages/loadtest/benchmarks/max_load.py --users 400 800 --mock-workers 2
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
-def run_once(users: int, seconds: int, processes: int, per_connection: int) -> dict[str, object]:
+def run_once(
+    users: int, seconds: int, processes: int, per_connection: int, mock_workers: int
+) -> dict[str, object]:
     """One locust run against a fresh mock; CPU is averaged over the middle of the run."""
-    mock = start_mock(time_scale=1.0)
+    mock = start_mock(time_scale=1.0, workers=mock_workers)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             prefix = Path(tmp) / "bench"
@@ -52,12 +56,13 @@ def run_once(users: int, seconds: int, processes: int, per_connection: int) -> d
             cmd += ["TTSSharedUser"]
             locust = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             mock_proc = psutil.Process(mock.process.pid)
+            mock_tree = [mock_proc, *mock_proc.children(True)]  # with --workers: each worker
             time.sleep(4)  # users spawned and connected
             tree = [psutil.Process(locust.pid), *psutil.Process(locust.pid).children(True)]
             window = max(2.0, seconds - 8.0)
-            before = (cpu_seconds(tree), cpu_seconds([mock_proc]), psutil.cpu_times())
+            before = (cpu_seconds(tree), cpu_seconds(mock_tree), psutil.cpu_times())
             time.sleep(window)
-            after = (cpu_seconds(tree), cpu_seconds([mock_proc]), psutil.cpu_times())
+            after = (cpu_seconds(tree), cpu_seconds(mock_tree), psutil.cpu_times())
             locust.wait(timeout=seconds + 60)
             summary = json.loads(Path(f"{prefix}_soniox.json").read_text())
     finally:
@@ -86,15 +91,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--processes", type=int, default=1, help="locust worker processes")
     parser.add_argument("--streams-per-connection", type=int, default=5)
+    parser.add_argument("--mock-workers", type=int, default=1, help="mock-soniox serve --workers")
     args = parser.parse_args()
-    print(f"{psutil.cpu_count()} CPUs; locust processes: {args.processes}; {args.seconds} s each")
+    print(
+        f"{psutil.cpu_count()} CPUs; locust processes: {args.processes};"
+        f" mock workers: {args.mock_workers}; {args.seconds} s each"
+    )
     header = (
         "users  in-flight  frames/s  streams/s  p95 TTFA ms  failed  "
         "locust CPU%  mock CPU%  other CPU%"
     )
     print(header)
     for users in args.users:
-        row = run_once(users, args.seconds, args.processes, args.streams_per_connection)
+        row = run_once(
+            users, args.seconds, args.processes, args.streams_per_connection, args.mock_workers
+        )
         print(
             f"{row['users']:>5}  {row['peak_in_flight']:>9}  {row['frames_per_s']:>8}  "
             f"{row['streams_per_s']:>9}  {row['p95_ttfa_ms']!s:>11}  {row['failed']:>6}  "

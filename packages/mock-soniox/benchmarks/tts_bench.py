@@ -1,12 +1,15 @@
-"""TTS load benchmark (a script, not a test): one mock process, 40 connections x 5 streams.
+"""TTS load benchmark (a script, not a test): the mock against a bare aiohttp server sending the
+same frames, 40 connections x 5 streams each, one after the other in one run.
 
 Every stream slot loops: config, one sentence, text_end, audio until ``terminated``, again. The
 mock runs at ``time_scale=1`` (real pacing: first audio after ``tts_time_to_first_audio_ms``, then
-audio at ``tts_realtime_factor`` x real time). Prints time-to-first-audio percentiles (from
-text_end sent to first audio received), the mock's CPU per stream, its frame rate, and the rate a
-bare aiohttp echo server moves the same frames on this machine (the ceiling).
+audio at ``tts_realtime_factor`` x real time). Then ``bare_tts.py`` (a bare aiohttp server sending
+frames of the same size at the same pace, nothing else) serves the same client. Prints, for each:
+time-to-first-audio percentiles (from text_end sent to first audio received), streams completed,
+server CPU per stream and per audio frame; then the ratio of the two per-frame costs.
 
     uv run python packages/mock-soniox/benchmarks/tts_bench.py [--conns 40] [--seconds 20]
+    uv run python packages/mock-soniox/benchmarks/tts_bench.py --workers 2 --no-bare
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from dataclasses import dataclass, field
 import aiohttp
 import numpy as np
 import psutil
-from echo_ceiling import echo_rate
 
 TEXT = "Hello there, this is one benchmark sentence for the mock. "
 CONFIG = {
@@ -51,14 +53,8 @@ class Stats:
 
 
 @contextlib.asynccontextmanager
-async def mock_process(journal: bool) -> AsyncIterator[tuple[str, int]]:
-    """``mock-soniox serve`` in its own process; yields (TTS URL, pid)."""
-    env = {
-        **os.environ,
-        "MOCK_SONIOX_JOURNAL_ENABLED": "1" if journal else "0",
-        "MOCK_SONIOX_LOG_LEVEL": "WARNING",
-    }
-    cmd = [sys.executable, "-m", "mock_soniox", "serve", "--port", "0", "--time-scale", "1"]
+async def server_process(cmd: list[str], env: dict[str, str]) -> AsyncIterator[tuple[str, int]]:
+    """A server in its own process that prints ``TTS <url>``; yields (TTS URL, pid)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)  # noqa: ASYNC220
     try:
         assert proc.stdout is not None
@@ -66,13 +62,34 @@ async def mock_process(journal: bool) -> AsyncIterator[tuple[str, int]]:
         while not url:
             line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
             if not line:
-                raise RuntimeError("the mock exited before printing its URLs")
+                raise RuntimeError(f"{cmd} exited before printing its URLs")
             if line.startswith("TTS"):
                 url = line.split()[-1]
         yield url, proc.pid
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait, 10)
+
+
+def mock_process(
+    journal: bool, workers: int
+) -> contextlib.AbstractAsyncContextManager[tuple[str, int]]:
+    """``mock-soniox serve`` (time scale 1) in its own process."""
+    env = {
+        **os.environ,
+        "MOCK_SONIOX_JOURNAL_ENABLED": "1" if journal else "0",
+        "MOCK_SONIOX_LOG_LEVEL": "WARNING",
+    }
+    cmd = [sys.executable, "-m", "mock_soniox", "serve", "--port", "0", "--time-scale", "1"]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    return server_process(cmd, env)
+
+
+def bare_process() -> contextlib.AbstractAsyncContextManager[tuple[str, int]]:
+    """``bare_tts.py``: the same frames at the same pace from a bare aiohttp server."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bare_tts.py")
+    return server_process([sys.executable, "-u", script], dict(os.environ))
 
 
 async def connection(
@@ -158,49 +175,105 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q)) if values else float("nan")
 
 
-async def run(args: argparse.Namespace) -> None:
+@dataclass
+class Result:
+    elapsed: float
+    stats: Stats
+    server_cpu: float  # cores (1.0 = one core busy), the server and its children
+    client_cpu: float
+
+    @property
+    def concurrent(self) -> float:
+        samples = self.stats.active_samples
+        return float(np.mean(samples)) if samples else 0.0
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.stats.frames / self.elapsed
+
+    @property
+    def us_per_frame(self) -> float:
+        return self.server_cpu * 1e6 / max(self.frames_per_s, 1e-9)
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    """User + system CPU of ``proc`` and its live children (the mock's workers)."""
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+async def measure(url: str, pid: int, args: argparse.Namespace) -> Result:
     stats = Stats()
     stop = asyncio.Event()
-    async with mock_process(args.journal) as (url, pid):
-        server = psutil.Process(pid)
-        client = psutil.Process()
-        tasks = [
-            asyncio.create_task(connection(url, i, args.streams, args.stagger, stats, stop))
-            for i in range(args.conns)
-        ]
-        sampler = asyncio.create_task(sample_active(stats, stop))
+    server = psutil.Process(pid)
+    client = psutil.Process()
+    tasks = [
+        asyncio.create_task(connection(url, i, args.streams, args.stagger, stats, stop))
+        for i in range(args.conns)
+    ]
+    sampler = asyncio.create_task(sample_active(stats, stop))
+    try:
         await asyncio.sleep(args.warmup)
-        cpu0, client0, t0 = server.cpu_times(), client.cpu_times(), time.perf_counter()
+        cpu0, client0, t0 = cpu_seconds(server), client.cpu_times(), time.perf_counter()
         stats.measuring = True
         await asyncio.sleep(args.seconds)
         stats.measuring = False
-        cpu1, client1, t1 = server.cpu_times(), client.cpu_times(), time.perf_counter()
+        cpu1, client1, t1 = cpu_seconds(server), client.cpu_times(), time.perf_counter()
+    finally:
         stop.set()
         await asyncio.gather(*tasks, sampler)
     elapsed = t1 - t0
-    server_cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed
-    client_cpu = (client1.user + client1.system - client0.user - client0.system) / elapsed
-    concurrent = float(np.mean(stats.active_samples)) if stats.active_samples else 0.0
-    audio_frame = json.dumps(
-        {"stream_id": "c1s1n1", "audio": "A" * 6400, "audio_end": False}, separators=(",", ":")
-    )
-    ceiling = await echo_rate(audio_frame, conns=args.conns, seconds=5.0)
+    client_cpu = client1.user + client1.system - client0.user - client0.system
+    return Result(elapsed, stats, (cpu1 - cpu0) / elapsed, client_cpu / elapsed)
 
-    print(f"TTS: {args.conns} connections x {args.streams} streams, {elapsed:.0f} s measured")
-    print(f"  concurrent streams  mean {concurrent:.0f}, min {min(stats.active_samples)}")
+
+def report(name: str, result: Result) -> None:
+    stats = result.stats
+    print(f"{name}: {result.elapsed:.0f} s measured")
+    print(
+        f"  concurrent streams  mean {result.concurrent:.0f},"
+        f" min {min(stats.active_samples, default=0)}"
+    )
     print(
         f"  time to first audio (configured 150 ms): p50 {pct(stats.ttfa_ms, 50):.1f} ms,"
-        f" p99 {pct(stats.ttfa_ms, 99):.1f} ms, max {max(stats.ttfa_ms):.1f} ms"
+        f" p99 {pct(stats.ttfa_ms, 99):.1f} ms, max {max(stats.ttfa_ms, default=0):.1f} ms"
         f" ({len(stats.ttfa_ms)} streams)"
     )
-    print(f"  streams completed   {stats.streams_done / elapsed:.1f}/s, errors {stats.errors}")
     print(
-        f"  mock CPU            {server_cpu * 100:.0f}% of a core,"
-        f" {server_cpu * 100 / max(concurrent, 1):.2f}% per stream"
-        f" (client process {client_cpu * 100:.0f}%)"
+        f"  streams completed   {stats.streams_done / result.elapsed:.1f}/s, errors {stats.errors}"
     )
-    print(f"  mock audio frames   {stats.frames / elapsed:,.0f} frames/s (~6.5 KB each)")
-    print(f"  bare aiohttp echo   {ceiling:,.0f} frames/s of the same frame (the ceiling)")
+    print(
+        f"  server CPU          {result.server_cpu * 100:.0f}% of a core,"
+        f" {result.server_cpu * 100 / max(result.concurrent, 1):.3f}% per stream"
+        f" (client process {result.client_cpu * 100:.0f}%)"
+    )
+    print(
+        f"  audio frames        {result.frames_per_s:,.0f} frames/s (~6.5 KB each),"
+        f" {result.us_per_frame:.1f} us of server CPU per frame"
+    )
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(
+        f"TTS: {args.conns} connections x {args.streams} streams, mock workers {args.workers},"
+        f" journal {'on' if args.journal else 'off'}"
+    )
+    async with mock_process(args.journal, args.workers) as (url, pid):
+        mock = await measure(url, pid, args)
+    report("mock-soniox", mock)
+    if args.no_bare:
+        return
+    async with bare_process() as (url, pid):
+        bare = await measure(url, pid, args)
+    report("bare aiohttp sending the same frames", bare)
+    print(
+        f"per-frame cost: mock {mock.us_per_frame:.1f} us, bare {bare.us_per_frame:.1f} us,"
+        f" ratio {mock.us_per_frame / max(bare.us_per_frame, 1e-9):.2f}x"
+    )
 
 
 def main() -> None:
@@ -211,6 +284,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--stagger", type=float, default=1.0, help="spread of stream starts, s")
     parser.add_argument("--journal", action="store_true", help="keep the journal on in the mock")
+    parser.add_argument("--workers", type=int, default=1, help="mock-soniox serve --workers N")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare aiohttp server's run")
     asyncio.run(run(parser.parse_args()))
 
 

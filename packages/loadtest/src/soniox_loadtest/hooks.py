@@ -97,7 +97,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if target_mod.needs_mock(
         environment.host, options.tts_url, options.stt_url, options.allow_remote
     ):
-        mock = start_mock(time_scale=options.mock_time_scale)
+        mock = start_mock(time_scale=options.mock_time_scale, workers=options.mock_workers)
         RUN["mock"] = mock
         environment.host = mock.host
         options.host = mock.host

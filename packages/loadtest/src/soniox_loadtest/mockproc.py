@@ -43,13 +43,16 @@ class MockProcess:
         self.output.close()
 
 
-def start_mock(time_scale: float = 1.0, startup_timeout_s: float = 30.0) -> MockProcess:
-    """A mock on a free loopback port, with its journal off (load runs would only fill it)."""
+def start_mock(
+    time_scale: float = 1.0, startup_timeout_s: float = 30.0, workers: int = 1
+) -> MockProcess:
+    """A mock on a free loopback port, with its journal off (load runs would only fill it);
+    ``workers`` > 1: that many mock processes share the port (``serve --workers``)."""
     env = dict(os.environ)
     env.setdefault("MOCK_SONIOX_JOURNAL_ENABLED", "0")
     env.setdefault("MOCK_SONIOX_LOG_LEVEL", "WARNING")
     cmd = [sys.executable, "-m", "mock_soniox", "serve", "--host", "127.0.0.1", "--port", "0"]
-    cmd += ["--time-scale", str(time_scale)]
+    cmd += ["--time-scale", str(time_scale), "--workers", str(workers)]
     output = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the MockProcess, closed in stop()
     proc = subprocess.Popen(
         cmd,

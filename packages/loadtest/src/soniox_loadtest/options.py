@@ -123,6 +123,12 @@ def add_arguments(parser: Any) -> None:
         default=1.0,
         help="time scale of the mock started when no --host is given",
     )
+    group.add_argument(
+        "--mock-workers",
+        type=int,
+        default=1,
+        help="processes of the mock started when no --host is given (mock-soniox serve --workers)",
+    )
 
 
 def int_range(text: str) -> tuple[int, int]:

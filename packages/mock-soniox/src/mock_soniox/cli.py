@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 
 from . import drift, models
+from . import workers as workers_mod
 from .auth import is_loopback_name
 from .faults import FaultSpecError, parse_faults
 from .fixtures import cli as fixture_cli
@@ -56,6 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="also record through a proxy to the upstreams, into --fixtures (default none)",
     )
     add_upstream_arguments(serve)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve from N processes sharing the port, each with its own state"
+        " (env MOCK_SONIOX_WORKERS; default 1)",
+    )
+    serve.add_argument("--worker-of", type=int, default=0, help=argparse.SUPPRESS)
     record = sub.add_parser(
         "record", help="proxy to Soniox and write every connection out as a fixture"
     )
@@ -93,20 +104,42 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-async def serve(settings: Settings, faults: Sequence[str] = ()) -> None:
+async def serve(settings: Settings, faults: Sequence[str] = (), worker_of: int = 0) -> None:
+    """Serve until SIGINT/SIGTERM; ``worker_of`` N: as one of N workers (``serve --workers``),
+    which share the port and leave printing the URLs to their supervisor."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with MockServer(settings) as server:
+    workers = max(worker_of, 1)
+    async with MockServer(settings, workers=workers, reuse_port=worker_of > 0) as server:
         for spec in parse_faults(faults):
             server.state.faults.add(spec)
-        print(f"STT  {server.stt_url}", flush=True)
-        print(f"TTS  {server.tts_url}", flush=True)
-        print(f"UI   {dashboard_url(server.host, server.port)}", flush=True)
-        print(f"HTTP {server.base_url}/healthz", flush=True)
+        if worker_of:
+            print(f"{workers_mod.READY} {os.getpid()}", flush=True)
+        else:
+            print_urls(server.host, server.port)
         await stop.wait()
         logger.info("shutting down: closing live sockets with 1001")
+
+
+def print_urls(host: str, port: int, pids: Sequence[int] = ()) -> None:
+    base = f"{f'[{host}]' if ':' in host else host}:{port}"
+    print(f"STT  ws://{base}{STT_PATH}", flush=True)
+    print(f"TTS  ws://{base}{TTS_PATH}", flush=True)
+    print(f"UI   {dashboard_url(host, port)}", flush=True)
+    print(f"HTTP http://{base}/healthz", flush=True)
+    if pids:
+        print(f"WORKERS {len(pids)}: pids {' '.join(map(str, pids))}", flush=True)
+
+
+def workers_from(args: argparse.Namespace) -> int:
+    """``--workers``, else MOCK_SONIOX_WORKERS, else 1 (ValueError if not a positive int)."""
+    raw = args.workers if args.workers is not None else os.environ.get("MOCK_SONIOX_WORKERS", "1")
+    workers = int(raw)
+    if not 1 <= workers <= 256:
+        raise ValueError(f"--workers must be between 1 and 256, got {workers}")
+    return workers
 
 
 def dashboard_url(host: str, port: int) -> str:
@@ -176,6 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     if args.command == "serve" and args.record != "none":
+        if args.workers not in (None, 1):
+            print("error: --record runs one process; leave out --workers", file=sys.stderr)
+            return 2
         if not settings.fixtures_dir:
             print("error: --record needs --fixtures DIR to write to", file=sys.stderr)
             return 2
@@ -194,7 +230,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         except FaultSpecError as exc:
             print(f"error: --fault: {exc}", file=sys.stderr)
             return 2
-        asyncio.run(serve(settings, args.fault))
+        try:
+            workers = 1 if args.worker_of else workers_from(args)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if workers > 1:
+            argv_rest = list(sys.argv[1:] if argv is None else argv)
+            return asyncio.run(
+                workers_mod.supervise(
+                    argv_rest,
+                    settings.host,
+                    settings.port,
+                    workers,
+                    lambda port, pids: print_urls(settings.host, port, pids),
+                )
+            )
+        asyncio.run(serve(settings, args.fault, args.worker_of))
     return 0
 
 

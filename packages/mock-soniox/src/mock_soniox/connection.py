@@ -17,7 +17,7 @@ from .auth import HandshakeAuth
 from .errors import ProtocolError, error_frame, from_exception, stt_error_frame
 from .faults import ConnectionFaults, StreamFault
 from .journal import Journal
-from .sanitize import for_message
+from .sanitize import for_message, journal_view
 from .settings import Settings
 
 logger = logging.getLogger("mock_soniox")
@@ -192,24 +192,61 @@ class Connection:
             if self.ws.closed or self.aborted:
                 return False
             fault = fault or (self.faults.delay.text if self.faults.delay else None)
-        stream_id = frame.get("stream_id")
-        self.journal.record(
-            self.id,
-            self.endpoint,
-            "s2c",
-            kind,
-            _journal_view(frame),
-            stream_id=stream_id if isinstance(stream_id, str) else None,
-            fixture=self.fixture,
-            fault=fault,
-        )
-        if not await self.writable():
+        if self.journal.enabled:
+            if kind == "audio" and frame.keys() == _PLAIN_AUDIO_KEYS:
+                self._journal_audio(frame, fault)  # every TTS audio frame: kept cheap
+            else:
+                stream_id = frame.get("stream_id")
+                self.journal.record(
+                    self.id,
+                    self.endpoint,
+                    "s2c",
+                    kind,
+                    _journal_view(frame),
+                    stream_id=stream_id if isinstance(stream_id, str) else None,
+                    fixture=self.fixture,
+                    fault=fault,
+                )
+        if not self.writable_now() and not await self.writable():
             return False
         try:
             await self.ws.send_str(json.dumps(frame, separators=(",", ":")))
         except (ConnectionError, RuntimeError):
             return False
         return True
+
+    def _journal_audio(self, frame: dict[str, Any], fault: str | None) -> None:
+        """An audio frame without timestamps, journaled without walking it: its payload as its
+        size and its ``stream_id`` (the one value the client chose) through the redaction
+        every journaled string gets."""
+        safe_id, size = journal_view(frame["stream_id"])
+        audio = frame["audio"]
+        view = {
+            "stream_id": safe_id,
+            "audio": {"bytes": len(audio) * 3 // 4 - audio[-2:].count("=")},
+            "audio_end": frame["audio_end"],
+        }
+        self.journal.record_view(
+            self.id,
+            self.endpoint,
+            "s2c",
+            "audio",
+            view,
+            size + _AUDIO_VIEW_BYTES,
+            stream_id=safe_id,
+            fixture=self.fixture,
+            fault=fault,
+        )
+
+    def writable_now(self) -> bool:
+        """True when a frame may go out at once: open, and the write buffer under its limit."""
+        if self.ws.closed or self.aborted:
+            return False
+        transport = self.request.transport
+        return (
+            transport is None
+            or transport.get_write_buffer_size() <= self.settings.send_buffer_bytes
+        )
 
     async def writable(self) -> bool:
         """Wait while the client's write buffer is over ``send_buffer_bytes``; False if cut off.
@@ -280,6 +317,11 @@ class Connection:
         transport = self.request.transport
         if transport is not None:
             transport.abort()
+
+
+# An audio frame the journal may keep without a walk, and what its view costs besides the id.
+_PLAIN_AUDIO_KEYS = frozenset({"stream_id", "audio", "audio_end"})
+_AUDIO_VIEW_BYTES = 64 + (50 + 9) + (50 + 5) + 64 + (50 + 5) + 24 + (50 + 9) + 24
 
 
 def _journal_view(frame: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .sanitize import MAX_ECHO_CHARS, journal_view
+from .sanitize import MAX_ECHO_CHARS, journal_view, redact_text
 
 Direction = Literal["c2s", "s2c", "event"]
 
@@ -76,6 +76,38 @@ class Journal:
         if not self.enabled:
             return
         view, size = journal_view(data)
+        if stream_id is not None:
+            stream_id, _ = redact_text(stream_id[: MAX_ECHO_CHARS + 1])  # a client's choice
+        self.record_view(
+            conn_id,
+            endpoint,
+            direction,
+            kind,
+            view,
+            size,
+            stream_id=stream_id,
+            fixture=fixture,
+            fault=fault,
+        )
+
+    def record_view(
+        self,
+        conn_id: str,
+        endpoint: str,
+        direction: Direction,
+        kind: str,
+        view: Any,
+        size: int,
+        *,
+        stream_id: str | None = None,
+        fixture: str | None = None,
+        fault: str | None = None,
+    ) -> None:
+        """Record ``view`` as it is: it and ``stream_id`` must already be what
+        :func:`journal_view` would keep (no key, bounded), ``size`` its approximate bytes.
+        For the mock's own hot paths."""
+        if not self.enabled:
+            return
         if stream_id is not None and len(stream_id) > MAX_ECHO_CHARS:
             stream_id = stream_id[:MAX_ECHO_CHARS] + "..."
         entry = JournalEntry(

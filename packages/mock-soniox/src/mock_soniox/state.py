@@ -35,6 +35,8 @@ class MockState:
         # Picks each TTS stream's audio source; the server installs fixture replay here.
         self.tts_source_factory: TtsSourceFactory = tts_synthetic_source
         self.ready = True
+        # How many processes serve this port (``serve --workers N``); each has its own state.
+        self.workers = 1
 
     def update(self, settings: Settings) -> None:
         """Swap in new settings; connections already open keep theirs."""

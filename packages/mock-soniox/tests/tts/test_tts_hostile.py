@@ -171,3 +171,18 @@ async def test_keys_never_reach_the_journal(
         journal = await resp.text()
     assert "sk-live-123" not in journal
     assert "REDACTED" in journal
+
+
+async def test_a_key_in_a_stream_id_never_reaches_the_journal(
+    mock_soniox: MockSoniox, tts_client: TtsClient, http: aiohttp.ClientSession
+) -> None:
+    """Audio frames are journaled on a fast path; the id the client chose is still redacted."""
+    stream_id = "api_key=sk-live-123"
+    await tts_client.start(stream_id, text="Hello there.")
+    frames = await tts_client.until_terminated(stream_id)
+    assert any(frame.get("audio_end") for frame in frames)
+    async with http.get(mock_soniox.admin_url + "/journal?kind=audio") as resp:
+        journal = await resp.text()
+    assert json.loads(journal)["entries"], "the audio frames are journaled"
+    assert "sk-live-123" not in journal
+    assert "REDACTED" in journal

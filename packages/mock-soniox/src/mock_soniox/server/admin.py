@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -343,6 +344,7 @@ def _admin(handler: Handler) -> Handler:
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
             _refusal(request)
+            _refuse_changes_to_one_worker(request)
             return await handler(request)
         except AdminError as exc:
             return _json({"error": exc.message}, exc.status)
@@ -371,6 +373,20 @@ def _refusal(request: web.Request) -> None:
     with_body = request.method not in ("GET", "HEAD") and request.body_exists
     if with_body and request.content_type != "application/json":
         raise AdminError(415, "admin request bodies must be JSON (Content-Type: application/json)")
+
+
+def _refuse_changes_to_one_worker(request: web.Request) -> None:
+    """With several worker processes a change would reach whichever one the kernel picked."""
+    if request.method in ("GET", "HEAD"):
+        return
+    workers = _state(request).workers
+    if workers > 1:
+        raise AdminError(
+            409,
+            f"this mock runs {workers} worker processes, each with its own state, and this request"
+            f" reached one of them (pid {os.getpid()}); set faults and settings when starting"
+            " it (flags, MOCK_SONIOX_* variables) or per connection (?fault=), or run one worker",
+        )
 
 
 async def _body(request: web.Request) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -26,11 +27,18 @@ from . import admin, events, ui
 logger = logging.getLogger("mock_soniox")
 
 Session = Callable[[Connection], Awaitable[None]]
+# With several worker processes every response says which one answered (its pid).
+WORKER_HEADER = "X-Mock-Worker"
 
 
-def create_app(settings: Settings | None = None) -> web.Application:
-    """The mock as an aiohttp app: serve it, or hand it to ``aiohttp_client``."""
+def create_app(settings: Settings | None = None, *, workers: int = 1) -> web.Application:
+    """The mock as an aiohttp app: serve it, or hand it to ``aiohttp_client``.
+
+    ``workers`` > 1: this app is one of that many processes sharing a port (``serve
+    --workers``): responses name the process (``X-Mock-Worker``) and admin changes are refused.
+    """
     state = MockState(settings or Settings())
+    state.workers = workers
     # Recorded fixtures first; the replay sources fall back to the synthetic ones.
     state.stt_source_factory = stt_source_factory
     state.tts_source_factory = tts_source_factory
@@ -45,7 +53,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
     ui.add_routes(app)
     app.on_startup.append(_preload_fixtures)
     app.on_shutdown.append(_close_all)
+    if workers > 1:
+        app.on_response_prepare.append(_name_worker)
     return app
+
+
+async def _name_worker(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[WORKER_HEADER] = str(os.getpid())
 
 
 def _stt_session(state: MockState) -> Session:
@@ -152,7 +166,14 @@ async def _readyz(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     if not state.ready:
         return web.json_response({"status": "loading"}, status=503)
-    return web.json_response({"status": "ready", "connections": len(state.connections)})
+    return web.json_response(
+        {
+            "status": "ready",
+            "connections": len(state.connections),
+            "pid": os.getpid(),
+            "workers": state.workers,
+        }
+    )
 
 
 async def _preload_fixtures(app: web.Application) -> None:

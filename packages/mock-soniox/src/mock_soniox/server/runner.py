@@ -18,8 +18,13 @@ from .app import create_app
 class MockServer:
     """``async with MockServer(settings) as server:`` serves until the block ends."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.app = create_app(settings)
+    def __init__(
+        self, settings: Settings | None = None, *, workers: int = 1, reuse_port: bool = False
+    ) -> None:
+        """``reuse_port``: bind with SO_REUSEPORT, so that several processes (``workers`` of
+        them) share the port and the kernel spreads connections among them."""
+        self.app = create_app(settings, workers=workers)
+        self.reuse_port = reuse_port
         self._runner: web.AppRunner | None = None
         self.host = ""
         self.port = 0
@@ -51,7 +56,13 @@ class MockServer:
             keepalive_timeout=settings.timer(settings.http_idle_timeout_s),
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.host, settings.port, backlog=1024)
+        site = web.TCPSite(
+            self._runner,
+            settings.host,
+            settings.port,
+            backlog=1024,
+            reuse_port=self.reuse_port or None,
+        )
         await site.start()
         self.host, self.port = self._runner.addresses[0][:2]  # the bound port when asked for 0
 

@@ -131,6 +131,8 @@ class StreamEncoder:
             Chunk(b"", duration_s=(e - b) / rate, at_s=at)
             for b, e, at in zip(bounds, ends, due, strict=True)
         ]
+        if not self.config.return_timestamps:
+            return out, bounds  # the characters only ever go out as timestamps
         for char, start, end in zip(speech.characters, speech.starts, speech.ends, strict=True):
             i = min(bisect.bisect_right(bounds, int(start * rate)) - 1, len(out) - 1)
             out[i].characters.append(char)

@@ -241,12 +241,14 @@ class TtsStream:
                 frame = chunk.frame(self.id, audio_end, self.config.return_timestamps)
                 # A client that stops reading holds the stream here: its cap still holds (the
                 # connection's send timeout cuts off a client that never reads again).
-                try:
-                    async with asyncio.timeout_at(self.age_deadline):
-                        writable = await self.conn.writable()
-                except TimeoutError:
-                    raise self._too_old() from None
-                if not writable or not await self.conn.send_json(frame, kind="audio"):
+                if not self.conn.writable_now():
+                    try:
+                        async with asyncio.timeout_at(self.age_deadline):
+                            if not await self.conn.writable():
+                                return
+                    except TimeoutError:
+                        raise self._too_old() from None
+                if not await self.conn.send_json(frame, kind="audio"):
                     return
                 self.info.add_audio(len(chunk.audio), audio_end)
                 if chunk.at_s is None or self.slow:
