@@ -156,7 +156,7 @@ async def test_the_index_page_links_to_the_dashboard(
     await click(browser, "#dashboard")
     await until(browser, lambda d: text(d, "#live") == "live")
     assert browser.title == "mock-soniox dashboard"
-    assert text(browser, "#conn-empty").startswith("No live connections")
+    await until(browser, lambda d: text(d, "#conn-empty").startswith("No live connections"))
 
 
 async def test_live_sessions_appear_update_and_can_be_closed(
@@ -178,9 +178,9 @@ async def test_live_sessions_appear_update_and_can_be_closed(
     await until(browser, lambda d: text(d, f"{STT_CARD} .transcript").startswith("Please"))
     stream = f'{TTS_CARD} tr.stream[data-stream="s1"]'
     await until(browser, lambda d: text(d, f"{stream} .state") == "speaking")
-    assert text(browser, f"{stream} .text") == "Hello from the dashboard."
+    await until(browser, lambda d: text(d, f"{stream} .text") == "Hello from the dashboard.")
     assert not text(browser, f"{stream} .audio").startswith("0 /")
-    assert text(browser, "#conn-count") == "2"
+    await until(browser, lambda d: text(d, "#conn-count") == "2")
     (stt_id,) = [c["id"] for c in mock_soniox.connections() if c["endpoint"] == "stt"]
     used_by = 'tr.fixture[data-name="stt-en-finalize"] .used-by'
     await until(browser, lambda d: text(d, used_by) == stt_id)
@@ -197,7 +197,7 @@ async def test_live_sessions_appear_update_and_can_be_closed(
     await click(browser, f"{TTS_CARD} .close")
     assert await closed(tts.ws) == 1000  # the code in the server's close frame
     await until(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, TTS_CARD))
-    assert text(browser, "#conn-empty").startswith("No live connections")
+    await until(browser, lambda d: text(d, "#conn-empty").startswith("No live connections"))
 
 
 async def test_a_fault_armed_from_the_form_fires(
@@ -225,7 +225,7 @@ async def test_a_fault_armed_from_the_form_fires(
     rule = "tr.fault-rule td.spec"
     await until(browser, lambda d: text(d, rule) == "drop:after_frames=2,times=1")
     assert not browser.find_element(By.ID, "fault-error").is_displayed()
-    assert text(browser, "tr.fault-rule td.fired") == "0"
+    await until(browser, lambda d: text(d, "tr.fault-rule td.fired") == "0")
 
     stt = await http.ws_connect(mock_soniox.stt_url, headers=BEARER)
     await stt.send_str(json.dumps(BASIC_CONFIG))
