@@ -46,14 +46,22 @@ class AudioOutbox:
     Audio that arrives while the sender is busy is appended to the last queued chunk (up to
     ``max_chunk_bytes``), so a sender that fell behind catches up with one websocket message per
     chunk instead of one per frame; a frame that finds the sender idle is never held back.
+    A write that ``push_frame`` started itself and could not finish (``put_write``) is queued
+    too: the sender waits for it before it sends anything queued after it.
     Survives reconnects: what no session took yet is taken by the next one.
     """
 
     def __init__(self, *, max_chunk_bytes: int) -> None:
         self._max_chunk_bytes = max_chunk_bytes
-        self._items: deque[bytearray | Finalize] = deque()
+        self._items: deque[bytearray | Finalize | asyncio.Task[None]] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
+
+    @property
+    def idle(self) -> bool:
+        """The sender is waiting and nothing is queued: audio may go to the socket directly."""
+        waiter = self._waiter
+        return not self._items and waiter is not None and not waiter.done()
 
     def put_audio(self, data: bytes | memoryview) -> None:
         """Queue a copy of ``data`` (the caller may reuse its buffer)."""
@@ -72,13 +80,28 @@ class AudioOutbox:
         self._items.append(FINALIZE)
         self._wake()
 
+    def put_write(self, write: asyncio.Task[None]) -> None:
+        """A send to the current socket still in progress (its buffer was full)."""
+        self._items.append(write)
+        self._wake()
+
+    async def drop_writes(self) -> None:
+        """The socket is gone: sends to it that are still queued are cancelled and forgotten
+        (their audio is in the replay buffer)."""
+        writes = [item for item in self._items if isinstance(item, asyncio.Task)]
+        for write in writes:
+            self._items.remove(write)
+            write.cancel()
+        await asyncio.gather(*writes, return_exceptions=True)
+
     def close(self) -> None:
         """No more input: ``get`` returns None once everything queued is taken."""
         self._closed = True
         self._wake()
 
-    async def get(self) -> bytes | Finalize | None:
-        """The next chunk or finalize request, waiting for one; None after ``close``."""
+    async def get(self) -> bytes | Finalize | asyncio.Task[None] | None:
+        """The next chunk, finalize request or pending write, waiting for one; None after
+        ``close``."""
         while not self._items:
             if self._closed:
                 return None
@@ -119,7 +142,7 @@ class ReplayBuffer:
         """Total bytes ever appended."""
         return self._start + len(self._buf)
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes | bytearray | memoryview) -> None:
         self._buf += data
         excess = len(self._buf) - self._max_bytes
         if excess > 0:

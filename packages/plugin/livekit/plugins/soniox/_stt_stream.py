@@ -26,6 +26,7 @@ from livekit.agents import (
 from livekit.agents.metrics import STTMetrics
 from livekit.agents.metrics.base import Metadata
 
+from ._eager import start_eagerly
 from ._stt_audio import SAMPLE_BYTES, AudioOutbox, Finalize, ReplayBuffer
 from ._stt_transcript import FIN_MARKER, TranscriptAssembler
 from .log import logger
@@ -91,6 +92,7 @@ class SessionStream(stt.SpeechStream):
         self._unreported_ms = 0
         self._unreported_tokens = 0
         self._last_audio_sent = time.monotonic()
+        self._direct_ws: aiohttp.ClientWebSocketResponse | None = None  # see _send_audio
         self._link_error: BaseException | None = None  # why a helper task ended the session
         self._report_errors = True  # False for recognize()'s stream: recognize() reports them
 
@@ -196,7 +198,9 @@ class SessionStream(stt.SpeechStream):
         try:
             await self._receive(ws)
         finally:
+            self._direct_ws = None
             await utils.aio.cancel_and_wait(sender, keepalive)
+            await self._outbox.drop_writes()
             # Owned to the end: a helper's own failure (a bug, not the network) is not lost.
             for task in (sender, keepalive):
                 if not task.cancelled() and (error := task.exception()) is not None:
@@ -212,17 +216,38 @@ class SessionStream(stt.SpeechStream):
             self._link_error = exc
             await close_bounded(ws)  # wakes the receiver, which ends this attempt
 
+    def _send_audio(self, data: memoryview) -> None:
+        """Audio from ``push_frame``: written to the socket at once while the sender waits with
+        nothing queued (no task wake-up per frame), else queued behind what is."""
+        ws = self._direct_ws
+        if ws is None or not self._outbox.idle:
+            self._outbox.put_audio(data)
+            return
+        chunk = bytes(data)
+        self._replay.append(chunk)  # first, so a failed send is re-sent by the next session
+        self._last_audio_sent = time.monotonic()
+        try:
+            write = start_eagerly(ws.send_bytes(chunk))
+        except NETWORK_ERRORS as exc:
+            write = asyncio.create_task(_raise(exc), name="soniox-stt-send-failed")
+        if write is not None:
+            self._outbox.put_write(write)  # the sender finishes it (or fails) before the rest
+
     async def _send_input(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Outbox -> socket. Each chunk enters the replay buffer before it is sent."""
         if not self._input_ended:
+            self._direct_ws = ws
             while (item := await self._outbox.get()) is not None:
                 if isinstance(item, Finalize):
                     self._finalize_pending = True
                     await ws.send_str(_FINALIZE)
-                    continue
-                self._replay.append(item)
-                self._last_audio_sent = time.monotonic()
-                await ws.send_bytes(item)
+                elif isinstance(item, asyncio.Task):
+                    await item  # a write push_frame started: it goes out before what follows
+                else:
+                    self._replay.append(item)
+                    self._last_audio_sent = time.monotonic()
+                    await ws.send_bytes(item)
+            self._direct_ws = None
             self._input_ended = True
         await ws.send_str(_END_OF_AUDIO)
 
@@ -372,6 +397,10 @@ def _status_error(frame: dict[str, object]) -> APIStatusError:
         request_id=str(frame.get("request_id") or "") or None,
         body=frame,
     )
+
+
+async def _raise(exc: BaseException) -> None:
+    raise exc
 
 
 async def close_bounded(ws: aiohttp.ClientWebSocketResponse) -> None:

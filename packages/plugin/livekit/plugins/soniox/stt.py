@@ -344,13 +344,13 @@ class SpeechStream(SessionStream):
             self._check_not_closed()
         channels, rate = self._opts.num_channels, self._opts.sample_rate
         if frame.num_channels == channels and frame.sample_rate == rate:
-            self._outbox.put_audio(frame_bytes(frame))  # the common case: no conversion
+            self._send_audio(frame_bytes(frame))  # the common case: no conversion
             return
         if frame.num_channels != channels:
             pcm = frame_to_pcm(frame, channels)
             frame = rtc.AudioFrame(pcm, frame.sample_rate, channels, frame.samples_per_channel)
         if frame.sample_rate == rate:
-            self._outbox.put_audio(frame_bytes(frame))
+            self._send_audio(frame_bytes(frame))
             return
         if self._converter is None or self._converter_input_rate != frame.sample_rate:
             self._flush_converter()
@@ -362,7 +362,7 @@ class SpeechStream(SessionStream):
             )
             self._converter_input_rate = frame.sample_rate
         for converted in self._converter.push(frame):
-            self._outbox.put_audio(frame_bytes(converted))
+            self._send_audio(frame_bytes(converted))
 
     def flush(self) -> None:
         self._check_input_not_ended()
@@ -381,4 +381,4 @@ class SpeechStream(SessionStream):
     def _flush_converter(self) -> None:
         if self._converter is not None:
             for converted in self._converter.flush():
-                self._outbox.put_audio(frame_bytes(converted))
+                self._send_audio(frame_bytes(converted))
