@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from livekit.agents.stt import SpeechEvent, SpeechEventType
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from livekit.agents.stt import SpeechData, SpeechEvent, SpeechEventType
 
-from livekit.plugins.soniox._stt_transcript import TranscriptAssembler, merge_speech_data
+from livekit.plugins.soniox._stt_transcript import (
+    Summary,
+    Token,
+    TranscriptAssembler,
+    merge_speech_data,
+    speech_data,
+)
 
 E = SpeechEventType
 
@@ -232,3 +240,47 @@ def test_first_word_of_a_new_session_is_not_glued_to_the_last_final() -> None:
     events = asm.feed([fin("world", 0, 300), END], 0.3)  # a session's first token has no space
     assert text(events[0]) == "Hello world"
     assert [str(w) for w in events[0].alternatives[0].words or []] == ["Hello", "world"]
+
+
+# --- the incremental summary behind interim results ---
+
+_TOKENS = st.builds(
+    Token,
+    text=st.sampled_from(["Hel", "lo", " world", " ", ".", " 你", "好", "", " U.S."]),
+    is_final=st.just(True),
+    start=st.one_of(st.none(), st.floats(0, 10)),
+    end=st.one_of(st.none(), st.floats(0, 10)),
+    confidence=st.one_of(st.none(), st.floats(0, 1)),
+    speaker=st.sampled_from([None, "1", "2"]),
+    language=st.sampled_from([None, "en", "zh", "english"]),
+    translation_status=st.sampled_from([None, None, "original", "translation", "none"]),
+    ends_word=st.booleans(),
+)
+
+
+def _described(data: SpeechData) -> tuple[Any, ...]:
+    """Everything in SpeechData, the words' timings included (TimedString compares as text)."""
+    words = [
+        (str(w), w.start_time, w.end_time, w.confidence, w.start_time_offset, w.speaker_id)
+        for w in data.words or []
+    ]
+    return (data, words)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(tokens=st.lists(_TOKENS, max_size=12), cut=st.integers(0, 12), offset=st.floats(0, 5))
+def test_a_summary_extended_from_a_copy_equals_one_made_from_scratch(
+    tokens: list[Token], cut: int, offset: float
+) -> None:
+    prefix = Summary(offset)
+    for token in tokens[:cut]:
+        prefix.add(token)
+    extended = prefix.copy()
+    for token in tokens[cut:]:
+        extended.add(token)
+    whole = speech_data(tokens, fallback_language="en", offset=offset)
+    assert _described(extended.speech_data(fallback_language="en")) == _described(whole)
+    assert extended.has_text == any(t.text.strip() for t in tokens)
+    # The prefix is untouched by what its copy was given.
+    alone = speech_data(tokens[:cut], fallback_language="en", offset=offset)
+    assert _described(prefix.speech_data(fallback_language="en")) == _described(alone)

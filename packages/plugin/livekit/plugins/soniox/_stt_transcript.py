@@ -10,6 +10,7 @@ marker, so the final event carries both the source and the target text.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -127,77 +128,152 @@ def _word(group: list[Token], offset: float) -> TimedString | None:
     )
 
 
+class Summary:
+    """An utterance's tokens summarised one at a time: text, times, confidence, the language and
+    speaker with the most characters, and the words (a token with leading whitespace, or one after
+    a token that ends a word, starts a new word).
+
+    Interim results run on every frame: the assembler keeps the summary of the utterance's final
+    tokens and extends a copy with the frame's non-final tail, so a frame costs its tail, not the
+    whole utterance so far.
+    """
+
+    __slots__ = (
+        "_confidence_n",
+        "_confidence_sum",
+        "_end",
+        "_ends_word",
+        "_group",
+        "_has_status",
+        "_languages",
+        "_offset",
+        "_pieces",
+        "_speakers",
+        "_start",
+        "_tokens",
+        "_translated",
+        "_words",
+        "has_text",
+        "offset",
+    )
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset  # the stream's start_time_offset, for word timings
+        self._tokens: list[Token] = []
+        self._pieces: list[str] = []
+        self._languages: dict[str, int] = {}
+        self._speakers: dict[str, int] = {}
+        self._words: list[TimedString] = []
+        self._group: list[Token] = []  # the tokens of the word still open
+        self._translated: list[Token] = []
+        self._start: float | None = None
+        self._end: float | None = None
+        self._confidence_sum = 0.0
+        self._confidence_n = 0
+        self._has_status = False
+        self._ends_word = False
+        self.has_text = False  # some token is more than whitespace
+
+    def copy(self) -> Summary:
+        other = Summary.__new__(Summary)
+        other.offset = self.offset
+        other._tokens = self._tokens.copy()
+        other._pieces = self._pieces.copy()
+        other._languages = self._languages.copy()
+        other._speakers = self._speakers.copy()
+        other._words = self._words.copy()
+        other._group = self._group.copy()
+        other._translated = self._translated.copy()
+        other._start = self._start
+        other._end = self._end
+        other._confidence_sum = self._confidence_sum
+        other._confidence_n = self._confidence_n
+        other._has_status = self._has_status
+        other._ends_word = self._ends_word
+        other.has_text = self.has_text
+        return other
+
+    def word_ended(self) -> None:
+        """The last token ends a word (a reconnect): the next one starts a new word."""
+        self._ends_word = True
+
+    def add(self, token: Token) -> None:
+        self._tokens.append(token)
+        if not self.has_text and token.text.strip():
+            self.has_text = True
+        if token.translation_status:
+            self._has_status = True
+            if token.translation_status == "translation":
+                self._translated.append(token)
+                return
+        text = token.text
+        if text[:1].isspace() or self._ends_word:
+            if self._group and (word := _word(self._group, self.offset)) is not None:
+                self._words.append(word)
+            self._group = [token]
+            self._pieces.append(text if text[:1].isspace() else " " + text)
+        else:
+            self._group.append(token)
+            self._pieces.append(text)
+        self._ends_word = token.ends_word
+        if token.start is not None and (self._start is None or token.start < self._start):
+            self._start = token.start
+        if token.end is not None and (self._end is None or token.end > self._end):
+            self._end = token.end
+        if token.confidence is not None:
+            self._confidence_sum += token.confidence
+            self._confidence_n += 1
+        _add_weight(self._languages, token.language, text)
+        _add_weight(self._speakers, token.speaker, text)
+
+    def speech_data(self, *, fallback_language: str) -> stt.SpeechData:
+        words = self._words.copy()  # the summary may go on growing
+        if self._group and (word := _word(self._group, self.offset)) is not None:
+            words.append(word)
+        language = _dominant(self._languages) or fallback_language
+        text = "".join(self._pieces).strip()
+        source: tuple[list[str], list[str]] | None = None
+        target: tuple[list[str], list[str]] | None = None
+        if self._has_status:
+            source = _runs(t for t in self._tokens if not t.is_translation)
+        translated = self._translated
+        if translated:
+            target = _runs(translated)
+            text = _join(translated)
+            target_languages: dict[str, int] = {}
+            for token in translated:
+                _add_weight(target_languages, token.language, token.text)
+            language = _dominant(target_languages) or language
+        offset = self.offset
+        return stt.SpeechData(
+            language=language_code(language),
+            text=text,
+            start_time=offset if self._start is None else self._start,
+            end_time=offset if self._end is None else self._end,
+            confidence=self._confidence_sum / self._confidence_n if self._confidence_n else 0.0,
+            speaker_id=_dominant(self._speakers),
+            words=words,
+            source_languages=[language_code(x) for x in source[0]] if source else None,
+            source_texts=source[1] if source else None,
+            target_languages=[language_code(x) for x in target[0]] if target else None,
+            target_texts=target[1] if target else None,
+        )
+
+
 def speech_data(
     tokens: Sequence[Token], *, fallback_language: str, offset: float
 ) -> stt.SpeechData:
-    """One utterance (or its current hypothesis) as SpeechData.
-
-    Runs on every interim result, so the spoken tokens are summarised in one pass: text, times,
-    confidence, the language and speaker with the most characters, and the words (a token with
-    leading whitespace, or one after a token that ends a word, starts a new word).
-    """
-    pieces: list[str] = []
-    languages: dict[str, int] = {}
-    speakers: dict[str, int] = {}
-    words: list[TimedString] = []
-    group: list[Token] = []
-    translated: list[Token] = []
-    start = end = None
-    confidence_sum, confidences = 0.0, 0
-    has_status = ends_word = False
+    """One utterance (or its current hypothesis) as SpeechData."""
+    summary = Summary(offset)
     for token in tokens:
-        if token.translation_status:
-            has_status = True
-            if token.translation_status == "translation":
-                translated.append(token)
-                continue
-        text = token.text
-        if text[:1].isspace() or ends_word:
-            if group and (word := _word(group, offset)) is not None:
-                words.append(word)
-            group = [token]
-            pieces.append(text if text[:1].isspace() else " " + text)
-        else:
-            group.append(token)
-            pieces.append(text)
-        ends_word = token.ends_word
-        if token.start is not None and (start is None or token.start < start):
-            start = token.start
-        if token.end is not None and (end is None or token.end > end):
-            end = token.end
-        if token.confidence is not None:
-            confidence_sum += token.confidence
-            confidences += 1
-        _add_weight(languages, token.language, text)
-        _add_weight(speakers, token.speaker, text)
-    if group and (word := _word(group, offset)) is not None:
-        words.append(word)
-    language = _dominant(languages) or fallback_language
-    text = "".join(pieces).strip()
-    source: tuple[list[str], list[str]] | None = None
-    target: tuple[list[str], list[str]] | None = None
-    if has_status:
-        source = _runs(t for t in tokens if not t.is_translation)
-    if translated:
-        target = _runs(translated)
-        text = _join(translated)
-        target_languages: dict[str, int] = {}
-        for token in translated:
-            _add_weight(target_languages, token.language, token.text)
-        language = _dominant(target_languages) or language
-    return stt.SpeechData(
-        language=LanguageCode(language),
-        text=text,
-        start_time=offset if start is None else start,
-        end_time=offset if end is None else end,
-        confidence=confidence_sum / confidences if confidences else 0.0,
-        speaker_id=_dominant(speakers),
-        words=words,
-        source_languages=[LanguageCode(x) for x in source[0]] if source else None,
-        source_texts=source[1] if source else None,
-        target_languages=[LanguageCode(x) for x in target[0]] if target else None,
-        target_texts=target[1] if target else None,
-    )
+        summary.add(token)
+    return summary.speech_data(fallback_language=fallback_language)
+
+
+@functools.lru_cache(maxsize=256)
+def language_code(language: str) -> LanguageCode:
+    """livekit's normalised language code, made once per distinct code (not per event)."""
+    return LanguageCode(language)
 
 
 class TranscriptAssembler:
@@ -209,6 +285,7 @@ class TranscriptAssembler:
         self.offset = offset  # the stream's start_time_offset, for word timings
         self.final_tokens = 0  # final non-marker tokens seen; the stream reports them as usage
         self._finals: list[Token] = []  # final tokens of the open utterance
+        self._finals_summary: Summary | None = None  # of _finals, made when first needed
         self._tail: list[Token] = []  # the latest non-final tokens
         self._closing: list[Token] | None = None  # closed by a marker, awaiting its translation
         self._speaking = False
@@ -240,6 +317,8 @@ class TranscriptAssembler:
                 self._closing.append(token)
             else:
                 self._finals.append(token)
+                if self._finals_summary is not None:
+                    self._finals_summary.add(token)
         if self._tail and not tail:
             changed = True
         self._tail = tail
@@ -260,15 +339,20 @@ class TranscriptAssembler:
         self._tail = []
         if self._finals:
             self._finals[-1] = dataclasses.replace(self._finals[-1], ends_word=True)
+            if self._finals_summary is not None:
+                self._finals_summary.word_ended()
         return self._emit_closing() if self._closing is not None else []
 
     # --- internals ---
 
-    def _open_tokens(self) -> list[Token]:
-        tail = self._tail
-        if self._closing is not None:  # translation tail still belongs to the closing utterance
-            tail = [t for t in tail if not t.is_translation]
-        return self._finals + tail
+    def _summary_of_finals(self) -> Summary:
+        summary = self._finals_summary
+        if summary is None or summary.offset != self.offset:
+            summary = Summary(self.offset)
+            for token in self._finals:
+                summary.add(token)
+            self._finals_summary = summary
+        return summary
 
     def _translation_complete(self) -> bool:
         closing = self._closing or []
@@ -286,25 +370,31 @@ class TranscriptAssembler:
         return stt.SpeechEvent(type=kind, request_id=self.request_id, alternatives=alternatives)
 
     def _interim(self) -> list[stt.SpeechEvent]:
-        tokens = self._open_tokens()
-        if not any(t.text.strip() for t in tokens):
+        tail = self._tail
+        if self._closing is not None:  # translation tail still belongs to the closing utterance
+            tail = [t for t in tail if not t.is_translation]
+        summary = self._summary_of_finals().copy()
+        for token in tail:
+            summary.add(token)
+        if not summary.has_text:
             return []
         events = []
         if not self._speaking:
             self._speaking = True
             events.append(self._event(stt.SpeechEventType.START_OF_SPEECH))
-        all_final = len(tokens) == len(self._finals)
         kind = (
-            stt.SpeechEventType.PREFLIGHT_TRANSCRIPT
-            if all_final
-            else stt.SpeechEventType.INTERIM_TRANSCRIPT
+            stt.SpeechEventType.INTERIM_TRANSCRIPT
+            if tail
+            else stt.SpeechEventType.PREFLIGHT_TRANSCRIPT
         )
-        events.append(self._event(kind, tokens))
+        data = summary.speech_data(fallback_language=self.fallback_language)
+        events.append(stt.SpeechEvent(type=kind, request_id=self.request_id, alternatives=[data]))
         return events
 
     def _close_utterance(self, *, wait_for_translation: bool = True) -> list[stt.SpeechEvent]:
         events = self._emit_closing() if self._closing is not None else []
         finals, self._finals = self._finals, []
+        self._finals_summary = None
         if wait_for_translation and any(t.translation_status == "original" for t in finals):
             self._closing = finals
             if not self._speaking:
@@ -324,7 +414,7 @@ class TranscriptAssembler:
             request_id=self.request_id,
             alternatives=[
                 stt.SpeechData(
-                    language=LanguageCode(self.fallback_language),
+                    language=language_code(self.fallback_language),
                     text="",
                     start_time=self.offset,
                     end_time=self.offset,
@@ -352,7 +442,7 @@ class TranscriptAssembler:
 def merge_speech_data(items: Sequence[stt.SpeechData], *, fallback_language: str) -> stt.SpeechData:
     """Several final utterances as one result (``recognize()``)."""
     if not items:
-        return stt.SpeechData(language=LanguageCode(fallback_language), text="")
+        return stt.SpeechData(language=language_code(fallback_language), text="")
     words = [w for item in items for w in item.words or []]
     confidences = [item.confidence for item in items]
 
