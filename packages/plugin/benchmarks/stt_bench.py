@@ -10,6 +10,11 @@ mock (its own thread, no pacing) and prints:
 - the time from the mock sending a frame with ``<end>`` to the plugin's FINAL_TRANSCRIPT reaching
   the consumer (p50/p99), from the mock's journal and the consumer's clock (same process).
 
+Two floors run the same audio without the plugin: ``--bare`` (a websocket, pacing and JSON; no
+livekit) and ``--livekit-floor`` (the least any livekit STT plugin does: a ``RecognizeStream``
+whose ``push_frame`` writes to the socket itself and which turns every result frame into one
+text-only event, through livekit's event channel to the same consumer).
+
 Only the public plugin API is used, so the script runs unchanged with another install of
 ``livekit-plugins-soniox`` (the PyPI 1.8.9 in its own venv). The workload is identical for any
 plugin: the same options (model, endpoint delay) are set explicitly, every utterance ends with
@@ -36,7 +41,8 @@ from importlib.metadata import version
 import aiohttp
 import numpy as np
 from livekit import rtc
-from livekit.agents import APIConnectOptions
+from livekit.agents import NOT_GIVEN, APIConnectOptions, NotGivenOr, stt
+from livekit.agents.language import LanguageCode
 from livekit.agents.stt import SpeechEventType
 from livekit.plugins import soniox
 
@@ -47,6 +53,7 @@ RATE = 16000
 FRAME_MS = 20
 WORD_MS, GAP_MS, PAUSE_MS = 300, 160, 1120
 UTTERANCE_MS = 3 * (WORD_MS + GAP_MS) + PAUSE_MS  # 2.5 s: three words, then an endpoint
+ENGLISH = LanguageCode("en")
 DONE_TIMEOUT_S = 30.0  # after the last frame, all endpoints must arrive within this
 
 
@@ -83,8 +90,72 @@ def speech_frames(utterances: int) -> list[rtc.AudioFrame]:
     ]
 
 
+class FloorSTT(stt.STT[None]):
+    """The livekit floor (see the module docstring): no words, times, usage, replay, keepalive."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession, config: dict[str, object]):
+        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=True))
+        self.url, self.session, self.config = url, session, config
+
+    async def _recognize_impl(
+        self, buffer: object, *, language: NotGivenOr[str] = NOT_GIVEN, conn_options: object
+    ) -> stt.SpeechEvent:
+        raise NotImplementedError
+
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = APIConnectOptions(),  # noqa: B008
+    ) -> FloorStream:
+        return FloorStream(self, conn_options)
+
+
+class FloorStream(stt.RecognizeStream):
+    def __init__(self, floor: FloorSTT, conn_options: APIConnectOptions) -> None:
+        super().__init__(stt=floor, conn_options=conn_options)
+        self._floor = floor
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._early: list[bytes] = []  # pushed before the socket opened
+
+    def push_frame(self, frame: rtc.AudioFrame) -> None:
+        data = frame.data.tobytes()
+        if self._ws is None:
+            self._early.append(data)
+            return
+        send = self._ws.send_bytes(data)
+        try:
+            send.send(None)  # an uncompressed send completes without waiting (buffer not full)
+        except StopIteration:
+            return
+        send.close()
+        raise RuntimeError("the socket buffer filled up: the benchmark outran the mock")
+
+    async def _run(self) -> None:
+        headers = {"Authorization": "Bearer bench"}
+        async with self._floor.session.ws_connect(self._floor.url, headers=headers) as ws:
+            await ws.send_str(json.dumps(self._floor.config))
+            for early in self._early:
+                await ws.send_bytes(early)
+            self._ws = ws
+            async for msg in ws:
+                frame = json.loads(msg.data)
+                tokens = frame.get("tokens") or []
+                text = "".join(t["text"] for t in tokens if t["text"][:1] != "<")
+                data = [stt.SpeechData(language=ENGLISH, text=text)]
+                if any(t["text"] == "<end>" for t in tokens):
+                    for kind in (SpeechEventType.FINAL_TRANSCRIPT, SpeechEventType.END_OF_SPEECH):
+                        self._event_ch.send_nowait(stt.SpeechEvent(type=kind, alternatives=data))
+                elif text:
+                    self._event_ch.send_nowait(
+                        stt.SpeechEvent(type=SpeechEventType.INTERIM_TRANSCRIPT, alternatives=data)
+                    )
+                if frame.get("finished"):
+                    return
+
+
 async def one_stream(
-    stt: soniox.STT,
+    stt: soniox.STT | FloorSTT,
     frames: list[rtc.AudioFrame],
     speed: float,
     endpoints: int,
@@ -213,11 +284,15 @@ async def run(args: argparse.Namespace) -> Result:
 
     async def started_later(i: int, stt: soniox.STT, session: aiohttp.ClientSession) -> None:
         await asyncio.sleep(i * stagger)
+        stt_url = server.mock.stt_url
         if args.bare:
-            url = server.mock.stt_url
+            url = stt_url
             await bare_stream(
                 session, url, config, frames, args.speed, utterances, finals_at[i], counts
             )
+        elif args.livekit_floor:
+            floor = FloorSTT(stt_url, session, config)
+            await one_stream(floor, frames, args.speed, utterances, finals_at[i], counts)
         else:
             await one_stream(stt, frames, args.speed, utterances, finals_at[i], counts)
 
@@ -246,6 +321,8 @@ async def run(args: argparse.Namespace) -> Result:
     return Result(
         plugin="no plugin (bare websocket)"
         if args.bare
+        else "livekit floor (minimal RecognizeStream)"
+        if args.livekit_floor
         else f"livekit-plugins-soniox {version('livekit-plugins-soniox')}",
         streams=args.streams,
         audio_s=args.streams * len(frames) * FRAME_MS / 1000,
@@ -299,6 +376,7 @@ def compare(args: argparse.Namespace) -> None:
     (the same audio over a bare websocket: pacing, socket and JSON, no plugin).
     """
     variants: list[tuple[str, tuple[str, ...]]] = [(p, ()) for p in (sys.executable, *args.compare)]
+    variants.append((sys.executable, ("--livekit-floor",)))
     variants.append((sys.executable, ("--bare",)))
     runs: list[list[Result]] = [[] for _ in variants]
     for r in range(args.repeat):
@@ -353,6 +431,11 @@ def main() -> None:
     parser.add_argument("--endpoint-delay-ms", type=int, default=500)
     parser.add_argument(
         "--bare", action="store_true", help="no plugin: the floor of audio over a bare websocket"
+    )
+    parser.add_argument(
+        "--livekit-floor",
+        action="store_true",
+        help="no plugin: the least a livekit STT stream does with the same audio and results",
     )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     parser.add_argument("--compare", nargs="+", metavar="PYTHON", default=[])
