@@ -28,7 +28,7 @@ from livekit.agents.metrics.base import Metadata
 
 from ._eager import start_eagerly
 from ._stt_audio import SAMPLE_BYTES, AudioOutbox, Finalize, ReplayBuffer
-from ._stt_transcript import FIN_MARKER, TranscriptAssembler
+from ._stt_transcript import TranscriptAssembler
 from .log import logger
 
 CLOSE_TIMEOUT_S = 2.0  # a peer that does not answer the close handshake by then is cut
@@ -309,7 +309,7 @@ class SessionStream(stt.SpeechStream):
         for event in events:
             self._event_ch.send_nowait(event)
             closed = closed or event.type == stt.SpeechEventType.END_OF_SPEECH
-        if any(t.get("text") == FIN_MARKER for t in raw_tokens if isinstance(t, dict)):
+        if self._transcript.saw_fin:
             self._finalize_pending = False
         if frame.get("finished"):
             for event in self._transcript.finish():

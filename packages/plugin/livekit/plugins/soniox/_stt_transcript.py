@@ -289,17 +289,20 @@ class TranscriptAssembler:
         self._tail: list[Token] = []  # the latest non-final tokens
         self._closing: list[Token] | None = None  # closed by a marker, awaiting its translation
         self._speaking = False
+        self.saw_fin = False  # the last frame fed held a <fin> (the answer to a finalize)
 
     def feed(self, raw_tokens: Sequence[dict[str, Any]], time_base: float) -> list[stt.SpeechEvent]:
         """One result frame; ``time_base`` puts its session-relative times on the timeline."""
         events: list[stt.SpeechEvent] = []
         tail: list[Token] = []
+        self.saw_fin = False
         changed = False
         for raw in raw_tokens:
             token = parse_token(raw, time_base)
             if token.is_marker:
                 if token.is_final and token.text in (END_MARKER, FIN_MARKER):
                     closed = self._close_utterance()
+                    self.saw_fin = self.saw_fin or token.text == FIN_MARKER
                     if token.text == FIN_MARKER and not self._answers_fin(closed):
                         # A flush() after the utterance already ended: its answer is still a
                         # final transcript (an empty one), or the caller waits for one in vain.
