@@ -146,7 +146,6 @@ class Summary:
         "_group",
         "_has_status",
         "_languages",
-        "_offset",
         "_pieces",
         "_speakers",
         "_start",
