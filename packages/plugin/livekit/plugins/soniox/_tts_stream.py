@@ -8,7 +8,6 @@ runner keeps them in order, so audio always comes out in the order the text went
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import time
 from collections.abc import Callable
@@ -32,7 +31,6 @@ from ._tts_audio import ENCODED_FORMATS, RawToPcm16, pcm_bytes, pcm_seconds
 from ._tts_pool import ConnectionPool, TTSConnection, status_error
 from ._tts_replay import StreamLedger
 from ._tts_text import (
-    CharTiming,
     SentenceSplitter,
     TokenizerSplitter,
     WordGrouper,
@@ -69,7 +67,7 @@ class _Audio:
 
 @dataclass
 class _Timings:
-    chars: list[CharTiming]
+    payload: object  # the service's ``timestamps`` object, unparsed
 
 
 @dataclass
@@ -86,12 +84,19 @@ _Event = _Audio | _Timings | _Done | _Failed
 
 
 class SonioxStream:
-    """One Soniox ``stream_id``: the sentences given to it, its wire state and its events."""
+    """One Soniox ``stream_id``: the sentences given to it, its wire state and its events.
+
+    Events go to ``handler`` as they happen while the runner is playing this stream (called from
+    the connection's reader: no task wake-up and no timer per message, which were a third of a
+    stream's cost), and queue up in ``events`` otherwise (before its turn, e.g. behind an
+    earlier stream of the same livekit stream, and after it).
+    """
 
     def __init__(self, settings: RunSettings, ledger: StreamLedger, *, skip_s: float, align: bool):
         self.id = utils.shortuuid()
         self.ledger = ledger
         self.events: asyncio.Queue[_Event] = asyncio.Queue()
+        self.handler: Callable[[_Event], None] | None = None
         self.skip_s = skip_s
         self.align = align
         self.drop_total: float | None = None if skip_s > 0 else 0.0
@@ -197,15 +202,15 @@ class SonioxStream:
         if msg.get("error_code") is not None:
             self._finish(_Failed(status_error(msg)))
             return
-        if "timestamps" in msg:
-            chars = parse_timestamps(msg["timestamps"])
-            if chars:
-                self.events.put_nowait(_Timings(chars))
+        timestamps = msg.get("timestamps")
+        if timestamps is not None:
+            self._deliver(_Timings(timestamps))
         audio = msg.get("audio")
         if isinstance(audio, str) and audio:
             try:
-                data = base64.b64decode(audio)
-            except (binascii.Error, ValueError):
+                # what b64decode does, without its str->bytes copy and Python wrapper
+                data = binascii.a2b_base64(audio)
+            except ValueError:  # binascii.Error, or a non-ASCII string
                 self._finish(_Failed(APIConnectionError("Soniox TTS sent invalid base64 audio")))
                 return
             self._push_audio(data)
@@ -235,7 +240,7 @@ class SonioxStream:
         if self._raw is not None:
             pcm = self._raw.feed(data)
             if pcm:
-                self.events.put_nowait(_Audio(pcm))
+                self._deliver(_Audio(pcm))
             return
         if self._decoder is None:
             self._decoder = AudioStreamDecoder(
@@ -248,9 +253,16 @@ class SonioxStream:
 
     async def _forward_decoded(self, decoder: AudioStreamDecoder) -> None:
         async for frame in decoder:
-            self.events.put_nowait(_Audio(frame.data.tobytes()))
+            self._deliver(_Audio(frame.data.tobytes()))
         if self._deferred is not None:
-            self.events.put_nowait(self._deferred)
+            self._deliver(self._deferred)
+
+    def _deliver(self, event: _Event) -> None:
+        handler = self.handler
+        if handler is not None:
+            handler(event)
+        else:
+            self.events.put_nowait(event)
 
     def _finish(self, event: _Event) -> None:
         if self._finished:
@@ -260,7 +272,7 @@ class SonioxStream:
         if isinstance(event, _Done) and decoding:
             self._deferred = event  # after the decoder has given all its audio
         else:
-            self.events.put_nowait(event)
+            self._deliver(event)
 
 
 class StreamRunner:
@@ -481,46 +493,67 @@ class StreamRunner:
         """Emit one stream's audio until it ends; its error, if it failed.
 
         ``segment_start``: where this stream's audio begins in the attempt (for word times).
+        Events queued before the stream's turn are handled first; from then on the stream hands
+        each event to ``handle`` as it arrives, and this task only wakes when the stream ends or
+        its silence timer runs out (not once per message).
         """
+        while not stream.events.empty():
+            error = self._handle(stream, stream.events.get_nowait(), segment_start)
+            if error is not False:
+                return error
+        ended: asyncio.Future[APIError | None] = asyncio.get_running_loop().create_future()
+
+        def handle(event: _Event) -> None:
+            if ended.done():
+                return  # e.g. audio a decoder still gives after a failure: never emitted
+            try:
+                outcome = self._handle(stream, event, segment_start)
+            except Exception as e:  # raised here, not in the connection's reader it runs in
+                ended.set_exception(e)
+                return
+            if outcome is not False:
+                ended.set_result(outcome)
+
+        stream.handler = handle
+        try:
+            return await self._until_ended(stream, ended)
+        finally:
+            stream.handler = None  # nothing is emitted for this stream once its turn is over
+
+    async def _until_ended(
+        self, stream: SonioxStream, ended: asyncio.Future[APIError | None]
+    ) -> APIError | None:
         silence = self._settings.silence_timeout_s
         while True:
             # Silence only counts once text_end is out: before that the service may be waiting
             # for more text (and idle rotation bounds how long that lasts).
-            try:
-                # Events already queued need no timer (one per event was a third of the cost of
-                # a stream); the burst runs without yielding, so a cancel still finds us below.
-                event = stream.events.get_nowait()
-            except asyncio.QueueEmpty:
-                pass
-            else:
-                error = self._handle(stream, event, segment_start)
-                if error is not False:
-                    return error
-                continue
             timeout = max(0.01, stream.last_heard + silence - time.monotonic())
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel (aclose) that
-                # lands as an event arrives, and the runner then waits for input forever
+                # lands as the stream ends, and the runner then waits for input forever; shield:
+                # the timeout cancels only the wait, the stream's outcome stays for the next one
                 async with asyncio.timeout(timeout):
-                    event = await stream.events.get()
+                    return await asyncio.shield(ended)
             except TimeoutError:
+                if ended.done():
+                    return ended.result()
                 if stream.end_sent and time.monotonic() - stream.last_heard >= silence:
                     stream.cancel()
                     return APITimeoutError(f"Soniox TTS stream silent for {silence:.1f}s")
-                continue
-            error = self._handle(stream, event, segment_start)
-            if error is not False:
-                return error
 
     def _handle(
         self, stream: SonioxStream, event: _Event, segment_start: float
     ) -> APIError | Literal[False] | None:
         """One event of a stream: False to go on; else how the stream ended (None: done)."""
         if isinstance(event, _Timings):
-            stream.ledger.add_timings(event.chars)
-            self._settle_drop(stream)
             if self._settings.aligned_transcript:
-                self._push_words(stream, stream.words.push(event.chars), segment_start)
+                chars = parse_timestamps(event.payload)
+                stream.ledger.add_timings(chars)
+                self._push_words(stream, stream.words.push(chars), segment_start)
+            else:
+                # parsed only if a replay or a replacement's alignment asks for them
+                stream.ledger.add_timings_later(event.payload)
+            self._settle_drop(stream)
         elif isinstance(event, _Audio):
             self._settle_drop(stream)
             self._emit(stream, event.pcm)
