@@ -6,7 +6,8 @@ full, and closes a connection once it has been idle for a grace period, the last
 that nobody closes (AgentSession never does) leaves no socket or task behind.
 
 Each connection owns three tasks: a reader that routes server messages to the stream they name,
-a writer that sends queued messages in order (callers never block on the socket), and a
+a writer that sends queued messages in order (``send`` never blocks on the socket; a stream's
+runner may flush the queue itself with ``send_queued_now`` when no send is under way), and a
 keepalive. When the socket fails, every stream on it hears about it, and only those streams.
 
 Timeouts use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11, ``wait_for`` swallows
