@@ -11,7 +11,7 @@ from tests.tts_helpers import ScriptedWebSocket, connection_on, run_settings
 
 from livekit.plugins.soniox._tts_pool import ConnectionPool, TTSConnection
 from livekit.plugins.soniox._tts_replay import StreamLedger
-from livekit.plugins.soniox._tts_stream import SonioxStream, _Done
+from livekit.plugins.soniox._tts_soniox import SonioxStream, _Done
 from livekit.plugins.soniox.log import logger
 
 

@@ -17,7 +17,7 @@ from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
 from livekit.plugins import soniox
 
 from livekit.plugins.soniox._tts_pool import TTSConnection
-from livekit.plugins.soniox._tts_stream import RunSettings
+from livekit.plugins.soniox._tts_soniox import RunSettings
 from mock_soniox.journal import JournalEntry
 from mock_soniox.testing.pytest_plugin import MockSoniox
 

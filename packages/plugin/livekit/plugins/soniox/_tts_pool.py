@@ -6,7 +6,8 @@ full, and closes a connection once it has been idle for a grace period, the last
 that nobody closes (AgentSession never does) leaves no socket or task behind.
 
 Each connection owns three tasks: a reader that routes server messages to the stream they name,
-a writer that sends queued messages in order (callers never block on the socket), and a
+a writer that sends queued messages in order (``send`` never blocks on the socket; a stream's
+runner may flush the queue itself with ``send_queued_now`` when no send is under way), and a
 keepalive. When the socket fails, every stream on it hears about it, and only those streams.
 
 Timeouts use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11, ``wait_for`` swallows
@@ -88,6 +89,7 @@ class TTSConnection:
         self.retired = False  # takes no new streams; closes once its last one is over
         self.error: APIError = APIConnectionError("Soniox TTS connection closed")
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._sending = False  # a send is under way (the writer's, or send_queued_now's)
         self._reader = asyncio.create_task(self._read_loop(), name=f"soniox-tts-read-{self.id}")
         self._writer = asyncio.create_task(self._write_loop(), name=f"soniox-tts-write-{self.id}")
         self._keepalive = asyncio.create_task(
@@ -150,17 +152,47 @@ class TTSConnection:
         if not self.closed:
             self._outbox.put_nowait(json.dumps(msg))
 
+    async def send_queued_now(self) -> None:
+        """Send what is queued from the caller's own task step, unless a send is under way.
+
+        When many streams start at once, the writer task only runs once every one of them has
+        taken its step: sending here puts each stream's text on the wire as it is ready. Each
+        message is written before any await, so the order on the socket stays the queue's.
+        """
+        if self._sending:
+            return  # the writer (or another caller) sends it, in order
+        self._sending = True
+        try:
+            while not self._outbox.empty() and not self.closed:
+                await self._send(self._outbox.get_nowait())
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._send_failed(e)
+        finally:
+            self._sending = False
+
+    async def _send(self, data: str) -> None:
+        async with asyncio.timeout(SEND_TIMEOUT_S):
+            await self._ws.send_str(data)
+
     async def _write_loop(self) -> None:
         try:
             while True:
                 data = await self._outbox.get()
-                async with asyncio.timeout(SEND_TIMEOUT_S):
-                    await self._ws.send_str(data)
+                self._sending = True
+                try:
+                    await self._send(data)
+                finally:
+                    self._sending = False
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            logger.warning("Soniox TTS connection %d: send failed: %r", self.id, e)
-            self._shutdown(APIConnectionError(f"Soniox TTS send failed: {e!r}"))
+            self._send_failed(e)
+
+    def _send_failed(self, e: Exception) -> None:
+        logger.warning("Soniox TTS connection %d: send failed: %r", self.id, e)
+        self._shutdown(APIConnectionError(f"Soniox TTS send failed: {e!r}"))
 
     async def _keepalive_loop(self) -> None:
         while True:
@@ -293,11 +325,9 @@ class ConnectionPool:
         if self._closed:
             raise APIConnectionError("Soniox TTS is closed")
         started = time.perf_counter()
-        for conn in self._conns:
-            if conn.has_room and conn is not avoid:
-                conn.reserve()
-                self._cancel_idle_timer(conn)
-                return conn, time.perf_counter() - started, True
+        conn = self.try_acquire(avoid=avoid)
+        if conn is not None:
+            return conn, time.perf_counter() - started, True
         pending = next((p for p in self._pending if p.waiters < self._max_streams), None)
         if pending is None:
             pending = self._start_connect()
@@ -312,6 +342,17 @@ class ConnectionPool:
                 pending.future.result().unreserve()
             raise
         return conn, time.perf_counter() - started, False
+
+    def try_acquire(self, *, avoid: TTSConnection | None = None) -> TTSConnection | None:
+        """A slot on an open connection if one is free now, without waiting; else None."""
+        if self._closed:
+            return None  # acquire() says why
+        for conn in self._conns:
+            if conn.has_room and conn is not avoid:
+                conn.reserve()
+                self._cancel_idle_timer(conn)
+                return conn
+        return None
 
     def prewarm(self) -> None:
         """Open one connection ahead of time (in the background) if there is none."""

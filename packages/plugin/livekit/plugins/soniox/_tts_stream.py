@@ -8,259 +8,28 @@ runner keeps them in order, so audio always comes out in the order the text went
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from livekit.agents import (
-    APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
-    tokenize,
     tts,
-    utils,
 )
 from livekit.agents.types import TimedString
 from livekit.agents.utils import aio
-from livekit.agents.utils.codecs import AudioStreamDecoder
 
-from ._tts_audio import ENCODED_FORMATS, RawToPcm16, pcm_bytes, pcm_seconds
-from ._tts_pool import ConnectionPool, TTSConnection, status_error
+from ._tts_audio import pcm_bytes, pcm_seconds
+from ._tts_pool import ConnectionPool, TTSConnection
 from ._tts_replay import StreamLedger
-from ._tts_text import (
-    CharTiming,
-    SentenceSplitter,
-    TokenizerSplitter,
-    WordGrouper,
-    WordTiming,
-    parse_timestamps,
-)
+from ._tts_soniox import RunSettings, SonioxStream, _Audio, _Done, _Event, _Timings
+from ._tts_text import SentenceSplitter, TokenizerSplitter, WordTiming, parse_timestamps
 from .log import logger
 
 MAX_REPLAYS = 3  # consecutive failures of one stream without new audio before giving up
 TEARDOWN_TIMEOUT_S = 2.0  # how long a re-cancelled runner still waits for its streams to close
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What one attempt needs to know, frozen at the time the livekit stream was created."""
-
-    config: dict[str, Any]  # the stream config without its stream_id
-    audio_format: str
-    sample_rate: int
-    aligned_transcript: bool
-    stream_idle_timeout_s: float
-    max_stream_age_s: float
-    silence_timeout_s: float
-    acquire_timeout_s: float
-    retry_interval_s: float
-    max_replays: int = 3  # replays of one failing stream within an attempt (<= max_retry)
-    tokenizer: tokenize.SentenceTokenizer | None = None  # None: the built-in SentenceSplitter
-
-
-@dataclass
-class _Audio:
-    pcm: bytes
-
-
-@dataclass
-class _Timings:
-    chars: list[CharTiming]
-
-
-@dataclass
-class _Done:
-    pass
-
-
-@dataclass
-class _Failed:
-    error: APIError
-
-
-_Event = _Audio | _Timings | _Done | _Failed
-
-
-class SonioxStream:
-    """One Soniox ``stream_id``: the sentences given to it, its wire state and its events."""
-
-    def __init__(self, settings: RunSettings, ledger: StreamLedger, *, skip_s: float, align: bool):
-        self.id = utils.shortuuid()
-        self.ledger = ledger
-        self.events: asyncio.Queue[_Event] = asyncio.Queue()
-        self.skip_s = skip_s
-        self.align = align
-        self.drop_total: float | None = None if skip_s > 0 else 0.0
-        self.words = WordGrouper()
-        self.opened_at = time.monotonic()
-        self.last_heard = time.monotonic()
-        self.end_requested = False
-        self.cancelled = False
-        self._settings = settings
-        self._conn: TTSConnection | None = None
-        self._sent = 0
-        self._config_sent = False
-        self._end_sent = False
-        self._finished = False
-        self._terminated = False  # the service no longer holds this stream_id
-        self._audio_end = False
-        self._raw = (
-            None if settings.audio_format in ENCODED_FORMATS else RawToPcm16(settings.audio_format)
-        )
-        self._decoder: AudioStreamDecoder | None = None
-        self._decode_task: asyncio.Task[None] | None = None
-        self._deferred: _Event | None = None
-
-    # --- sending side ---
-
-    @property
-    def end_sent(self) -> bool:
-        return self._end_sent
-
-    @property
-    def age_s(self) -> float:
-        return time.monotonic() - self.opened_at
-
-    @property
-    def connection(self) -> TTSConnection | None:
-        return self._conn
-
-    def attach(self, conn: TTSConnection) -> None:
-        self._conn = conn
-        conn.register(self.id, self)
-        self._flush()
-
-    def add_sentence(self, text: str) -> None:
-        self.ledger.add_sentence(text)
-        self._flush()
-
-    def end(self) -> None:
-        """No more text for this stream: send ``text_end`` (or finish, if nothing was sent)."""
-        self.end_requested = True
-        if not self.ledger.sentences:
-            self._finish(_Done())
-        self._flush()
-
-    def _flush(self) -> None:
-        conn = self._conn
-        if conn is None or self._finished or self.cancelled:
-            return
-        while self._sent < len(self.ledger.sentences):
-            if not self._config_sent:
-                conn.send({**self._settings.config, "stream_id": self.id})
-                self._config_sent = True
-            conn.send({"stream_id": self.id, "text": self.ledger.sentences[self._sent]})
-            self._sent += 1
-            self.last_heard = time.monotonic()
-        if self.end_requested and self._config_sent and not self._end_sent:
-            conn.send({"stream_id": self.id, "text_end": True})
-            self._end_sent = True
-            self.last_heard = time.monotonic()
-
-    def cancel(self) -> None:
-        """Stop this stream only; the connection and its other streams carry on."""
-        if self.cancelled:
-            return
-        self.cancelled = True
-        conn = self._conn
-        if conn is None:
-            return
-        if self._config_sent and not self._terminated:
-            if not self._finished:
-                conn.send({"stream_id": self.id, "cancel": True})
-            conn.release_when_terminated(self.id)  # the slot stays taken until then
-        else:
-            conn.release(self.id)
-
-    async def aclose(self) -> None:
-        """Cancel, then close the decoder. Safe to call again, e.g. after a cancelled close."""
-        self.cancel()
-        if self._decoder is not None:
-            # first: its worker thread is released before the first await, so a cancel landing
-            # here cannot leave that thread blocked on input (which hangs the process at exit)
-            await self._decoder.aclose()
-        if self._decode_task is not None:
-            await aio.cancel_and_wait(self._decode_task)
-
-    # --- receiving side (called by the connection) ---
-
-    def on_message(self, msg: dict[str, Any]) -> None:
-        if msg.get("terminated"):
-            self._terminated = True
-        if self._finished:
-            return
-        self.last_heard = time.monotonic()
-        if msg.get("error_code") is not None:
-            self._finish(_Failed(status_error(msg)))
-            return
-        if "timestamps" in msg:
-            chars = parse_timestamps(msg["timestamps"])
-            if chars:
-                self.events.put_nowait(_Timings(chars))
-        audio = msg.get("audio")
-        if isinstance(audio, str) and audio:
-            try:
-                data = base64.b64decode(audio)
-            except (binascii.Error, ValueError):
-                self._finish(_Failed(APIConnectionError("Soniox TTS sent invalid base64 audio")))
-                return
-            self._push_audio(data)
-        if msg.get("audio_end"):
-            self._audio_end = True
-            if self._decoder is not None:
-                self._decoder.end_input()
-        if msg.get("terminated"):
-            if self._audio_end or self.cancelled:
-                self._finish(_Done())
-            else:
-                self._finish(
-                    _Failed(
-                        APIStatusError(
-                            "Soniox TTS stream terminated without audio_end",
-                            status_code=-1,
-                            retryable=True,
-                        )
-                    )
-                )
-
-    def on_lost(self, error: APIError) -> None:
-        self._terminated = True
-        self._finish(_Failed(error))
-
-    def _push_audio(self, data: bytes) -> None:
-        if self._raw is not None:
-            pcm = self._raw.feed(data)
-            if pcm:
-                self.events.put_nowait(_Audio(pcm))
-            return
-        if self._decoder is None:
-            self._decoder = AudioStreamDecoder(
-                sample_rate=self._settings.sample_rate,
-                num_channels=1,
-                format=ENCODED_FORMATS[self._settings.audio_format],
-            )
-            self._decode_task = asyncio.create_task(self._forward_decoded(self._decoder))
-        self._decoder.push(data)
-
-    async def _forward_decoded(self, decoder: AudioStreamDecoder) -> None:
-        async for frame in decoder:
-            self.events.put_nowait(_Audio(frame.data.tobytes()))
-        if self._deferred is not None:
-            self.events.put_nowait(self._deferred)
-
-    def _finish(self, event: _Event) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        decoding = self._decode_task is not None and not self._decode_task.done()
-        if isinstance(event, _Done) and decoding:
-            self._deferred = event  # after the decoder has given all its audio
-        else:
-            self.events.put_nowait(event)
 
 
 class StreamRunner:
@@ -289,11 +58,21 @@ class StreamRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._segment_s = 0.0  # audio emitted so far in this attempt
         self._last_sentence_at = 0.0  # loop time the open stream last got a sentence
+        tokenizer = settings.tokenizer
+        self._splitter = SentenceSplitter() if tokenizer is None else TokenizerSplitter(tokenizer)
+        self._early_error: Exception | None = None  # from _take_ready_input, raised by _feed
 
     async def run(self) -> None:
+        # Text pushed before the attempt began goes out in this very step, not three task hops
+        # later: when many streams start at once, each hop waits for every other stream's
+        # step, and the text of all of them used to reach the socket only after the whole burst.
+        self._take_ready_input()
         feeder = asyncio.create_task(self._feed(), name="soniox-tts-feed")
         self._tasks.add(feeder)
         try:
+            for live in list(self._live):
+                if live.connection is not None:
+                    await live.connection.send_queued_now()
             while (stream := await self._order.get()) is not None:
                 await self._play(stream)
             await feeder  # surfaces a failure of the input side
@@ -332,15 +111,23 @@ class StreamRunner:
 
     async def _feed(self) -> None:
         try:
+            if self._early_error is not None:
+                raise self._early_error
             await self._read_input()
         finally:
             # on any exit: a stream left open would wait for text forever, and its player with it
             self._end_open_stream()
             self._order.put_nowait(None)
 
+    def _take_ready_input(self) -> None:
+        """What is already in the input channel, taken now; a failure surfaces from _feed."""
+        try:
+            while not self._input_ch.empty():
+                self._take(self._input_ch.recv_nowait())
+        except Exception as e:
+            self._early_error = e
+
     async def _read_input(self) -> None:
-        tokenizer = self._settings.tokenizer
-        splitter = SentenceSplitter() if tokenizer is None else TokenizerSplitter(tokenizer)
         while True:
             waiting_on_open_stream = (
                 self._open is not None
@@ -363,16 +150,19 @@ class StreamRunner:
                 continue
             except aio.ChanClosed:
                 break
-            if isinstance(item, tts.SynthesizeStream._FlushSentinel):
-                for sentence in splitter.flush():
-                    self._say(sentence)
-                self._end_open_stream()
-            else:
-                for sentence in splitter.push(item):
-                    self._say(sentence)
-        for sentence in splitter.flush():
+            self._take(item)
+        for sentence in self._splitter.flush():
             self._say(sentence)
         self._end_open_stream()
+
+    def _take(self, item: str | tts.SynthesizeStream._FlushSentinel) -> None:
+        if isinstance(item, tts.SynthesizeStream._FlushSentinel):
+            for sentence in self._splitter.flush():
+                self._say(sentence)
+            self._end_open_stream()
+        else:
+            for sentence in self._splitter.push(item):
+                self._say(sentence)
 
     def _say(self, sentence: str) -> None:
         stream = self._open
@@ -401,6 +191,12 @@ class StreamRunner:
     def _start(
         self, stream: SonioxStream, delay_s: float = 0.0, avoid: TTSConnection | None = None
     ) -> None:
+        if delay_s <= 0:
+            # A free slot needs no task: the stream's text is sent as soon as it is added.
+            conn = self._pool.try_acquire(avoid=avoid)
+            if conn is not None:
+                self._attached(stream, conn, 0.0, True)
+                return
         task = asyncio.create_task(self._attach(stream, delay_s, avoid), name="soniox-tts-acquire")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -420,6 +216,11 @@ class StreamRunner:
         except APIError as e:
             stream.on_lost(e)
             return
+        self._attached(stream, conn, waited, reused)
+
+    def _attached(
+        self, stream: SonioxStream, conn: TTSConnection, waited: float, reused: bool
+    ) -> None:
         if not self._acquired_once:
             self._acquired_once = True
             self._on_acquired(waited, reused)
@@ -481,46 +282,67 @@ class StreamRunner:
         """Emit one stream's audio until it ends; its error, if it failed.
 
         ``segment_start``: where this stream's audio begins in the attempt (for word times).
+        Events queued before the stream's turn are handled first; from then on the stream hands
+        each event to ``handle`` as it arrives, and this task only wakes when the stream ends or
+        its silence timer runs out (not once per message).
         """
+        while not stream.events.empty():
+            error = self._handle(stream, stream.events.get_nowait(), segment_start)
+            if error is not False:
+                return error
+        ended: asyncio.Future[APIError | None] = asyncio.get_running_loop().create_future()
+
+        def handle(event: _Event) -> None:
+            if ended.done():
+                return  # e.g. audio a decoder still gives after a failure: never emitted
+            try:
+                outcome = self._handle(stream, event, segment_start)
+            except Exception as e:  # raised here, not in the connection's reader it runs in
+                ended.set_exception(e)
+                return
+            if outcome is not False:
+                ended.set_result(outcome)
+
+        stream.handler = handle
+        try:
+            return await self._until_ended(stream, ended)
+        finally:
+            stream.handler = None  # nothing is emitted for this stream once its turn is over
+
+    async def _until_ended(
+        self, stream: SonioxStream, ended: asyncio.Future[APIError | None]
+    ) -> APIError | None:
         silence = self._settings.silence_timeout_s
         while True:
             # Silence only counts once text_end is out: before that the service may be waiting
             # for more text (and idle rotation bounds how long that lasts).
-            try:
-                # Events already queued need no timer (one per event was a third of the cost of
-                # a stream); the burst runs without yielding, so a cancel still finds us below.
-                event = stream.events.get_nowait()
-            except asyncio.QueueEmpty:
-                pass
-            else:
-                error = self._handle(stream, event, segment_start)
-                if error is not False:
-                    return error
-                continue
             timeout = max(0.01, stream.last_heard + silence - time.monotonic())
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel (aclose) that
-                # lands as an event arrives, and the runner then waits for input forever
+                # lands as the stream ends, and the runner then waits for input forever; shield:
+                # the timeout cancels only the wait, the stream's outcome stays for the next one
                 async with asyncio.timeout(timeout):
-                    event = await stream.events.get()
+                    return await asyncio.shield(ended)
             except TimeoutError:
+                if ended.done():
+                    return ended.result()
                 if stream.end_sent and time.monotonic() - stream.last_heard >= silence:
                     stream.cancel()
                     return APITimeoutError(f"Soniox TTS stream silent for {silence:.1f}s")
-                continue
-            error = self._handle(stream, event, segment_start)
-            if error is not False:
-                return error
 
     def _handle(
         self, stream: SonioxStream, event: _Event, segment_start: float
     ) -> APIError | Literal[False] | None:
         """One event of a stream: False to go on; else how the stream ended (None: done)."""
         if isinstance(event, _Timings):
-            stream.ledger.add_timings(event.chars)
-            self._settle_drop(stream)
             if self._settings.aligned_transcript:
-                self._push_words(stream, stream.words.push(event.chars), segment_start)
+                chars = parse_timestamps(event.payload)
+                stream.ledger.add_timings(chars)
+                self._push_words(stream, stream.words.push(chars), segment_start)
+            else:
+                # parsed only if a replay or a replacement's alignment asks for them
+                stream.ledger.add_timings_later(event.payload)
+            self._settle_drop(stream)
         elif isinstance(event, _Audio):
             self._settle_drop(stream)
             self._emit(stream, event.pcm)

@@ -29,7 +29,8 @@ from livekit.agents.utils import is_given
 
 from ._tts_audio import AUDIO_FORMATS
 from ._tts_pool import IDLE_GRACE_S, MAX_STREAMS_PER_CONNECTION, ConnectionPool
-from ._tts_stream import MAX_REPLAYS, RunSettings, StreamRunner
+from ._tts_soniox import RunSettings
+from ._tts_stream import MAX_REPLAYS, StreamRunner
 from .log import logger
 
 WEBSOCKET_URL = "wss://tts-rt.soniox.com/tts-websocket"
