@@ -286,9 +286,11 @@ class _Session:
     async def _send_all(self, frames: list[Frame]) -> bool:
         for frame in frames:
             self.total_ms = max(self.total_ms, int(frame.get("total_audio_proc_ms", 0)))
+            # Noted before it is sent (and journaled): whoever sees the result in the journal
+            # also sees it in the connection's state.
+            self.conn.note_result(frame)
             if not await self.conn.send_json(frame, kind="result"):
                 return False
-            self.conn.note_result(frame)
         return True
 
     async def _finish(self, source: ResultSource, clock: AudioClock) -> None:
