@@ -11,7 +11,7 @@ from tests.tts_helpers import ScriptedWebSocket, connection_on, run_settings
 
 from livekit.plugins.soniox._tts_pool import ConnectionPool, TTSConnection
 from livekit.plugins.soniox._tts_replay import StreamLedger
-from livekit.plugins.soniox._tts_soniox import SonioxStream, _Done
+from livekit.plugins.soniox._tts_soniox import DoneEvent, SonioxStream
 from livekit.plugins.soniox.log import logger
 
 
@@ -125,7 +125,7 @@ async def test_a_cancel_the_service_never_confirms_retires_its_connection() -> N
         sockets[0].reply({"stream_id": still_talking.id, "audio_end": True})
         sockets[0].reply({"stream_id": still_talking.id, "terminated": True})
         async with asyncio.timeout(1):
-            assert isinstance(await still_talking.events.get(), _Done)
+            assert isinstance(await still_talking.events.get(), DoneEvent)
             await sockets[0].closed.wait()  # then the suspect connection closes
         assert not sockets[1].closed.is_set()
     finally:

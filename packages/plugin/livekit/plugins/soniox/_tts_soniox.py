@@ -42,26 +42,26 @@ class RunSettings:
 
 
 @dataclass
-class _Audio:
+class AudioEvent:
     pcm: bytes
 
 
 @dataclass
-class _Timings:
+class TimingsEvent:
     payload: object  # the service's ``timestamps`` object, unparsed
 
 
 @dataclass
-class _Done:
+class DoneEvent:
     pass
 
 
 @dataclass
-class _Failed:
+class FailedEvent:
     error: APIError
 
 
-_Event = _Audio | _Timings | _Done | _Failed
+StreamEvent = AudioEvent | TimingsEvent | DoneEvent | FailedEvent
 
 
 class SonioxStream:
@@ -76,8 +76,8 @@ class SonioxStream:
     def __init__(self, settings: RunSettings, ledger: StreamLedger, *, skip_s: float, align: bool):
         self.id = utils.shortuuid()
         self.ledger = ledger
-        self.events: asyncio.Queue[_Event] = asyncio.Queue()
-        self.handler: Callable[[_Event], None] | None = None
+        self.events: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        self.handler: Callable[[StreamEvent], None] | None = None
         self.skip_s = skip_s
         self.align = align
         self.drop_total: float | None = None if skip_s > 0 else 0.0
@@ -99,7 +99,7 @@ class SonioxStream:
         )
         self._decoder: AudioStreamDecoder | None = None
         self._decode_task: asyncio.Task[None] | None = None
-        self._deferred: _Event | None = None
+        self._deferred: StreamEvent | None = None
 
     # --- sending side ---
 
@@ -128,7 +128,7 @@ class SonioxStream:
         """No more text for this stream: send ``text_end`` (or finish, if nothing was sent)."""
         self.end_requested = True
         if not self.ledger.sentences:
-            self._finish(_Done())
+            self._finish(DoneEvent())
         self._flush()
 
     def _flush(self) -> None:
@@ -181,18 +181,20 @@ class SonioxStream:
             return
         self.last_heard = time.monotonic()
         if msg.get("error_code") is not None:
-            self._finish(_Failed(status_error(msg)))
+            self._finish(FailedEvent(status_error(msg)))
             return
         timestamps = msg.get("timestamps")
         if timestamps is not None:
-            self._deliver(_Timings(timestamps))
+            self._deliver(TimingsEvent(timestamps))
         audio = msg.get("audio")
         if isinstance(audio, str) and audio:
             try:
                 # what b64decode does, without its str->bytes copy and Python wrapper
                 data = binascii.a2b_base64(audio)
             except ValueError:  # binascii.Error, or a non-ASCII string
-                self._finish(_Failed(APIConnectionError("Soniox TTS sent invalid base64 audio")))
+                self._finish(
+                    FailedEvent(APIConnectionError("Soniox TTS sent invalid base64 audio"))
+                )
                 return
             self._push_audio(data)
         if msg.get("audio_end"):
@@ -201,10 +203,10 @@ class SonioxStream:
                 self._decoder.end_input()
         if msg.get("terminated"):
             if self._audio_end or self.cancelled:
-                self._finish(_Done())
+                self._finish(DoneEvent())
             else:
                 self._finish(
-                    _Failed(
+                    FailedEvent(
                         APIStatusError(
                             "Soniox TTS stream terminated without audio_end",
                             status_code=-1,
@@ -215,13 +217,13 @@ class SonioxStream:
 
     def on_lost(self, error: APIError) -> None:
         self._terminated = True
-        self._finish(_Failed(error))
+        self._finish(FailedEvent(error))
 
     def _push_audio(self, data: bytes) -> None:
         if self._raw is not None:
             pcm = self._raw.feed(data)
             if pcm:
-                self._deliver(_Audio(pcm))
+                self._deliver(AudioEvent(pcm))
             return
         if self._decoder is None:
             self._decoder = AudioStreamDecoder(
@@ -234,23 +236,23 @@ class SonioxStream:
 
     async def _forward_decoded(self, decoder: AudioStreamDecoder) -> None:
         async for frame in decoder:
-            self._deliver(_Audio(frame.data.tobytes()))
+            self._deliver(AudioEvent(frame.data.tobytes()))
         if self._deferred is not None:
             self._deliver(self._deferred)
 
-    def _deliver(self, event: _Event) -> None:
+    def _deliver(self, event: StreamEvent) -> None:
         handler = self.handler
         if handler is not None:
             handler(event)
         else:
             self.events.put_nowait(event)
 
-    def _finish(self, event: _Event) -> None:
+    def _finish(self, event: StreamEvent) -> None:
         if self._finished:
             return
         self._finished = True
         decoding = self._decode_task is not None and not self._decode_task.done()
-        if isinstance(event, _Done) and decoding:
+        if isinstance(event, DoneEvent) and decoding:
             self._deferred = event  # after the decoder has given all its audio
         else:
             self._deliver(event)

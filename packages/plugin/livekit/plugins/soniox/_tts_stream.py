@@ -24,7 +24,7 @@ from livekit.agents.utils import aio
 from ._tts_audio import pcm_bytes, pcm_seconds
 from ._tts_pool import ConnectionPool, TTSConnection
 from ._tts_replay import StreamLedger
-from ._tts_soniox import RunSettings, SonioxStream, _Audio, _Done, _Event, _Timings
+from ._tts_soniox import AudioEvent, DoneEvent, RunSettings, SonioxStream, StreamEvent, TimingsEvent
 from ._tts_text import SentenceSplitter, TokenizerSplitter, WordTiming, parse_timestamps
 from .log import logger
 
@@ -292,7 +292,7 @@ class StreamRunner:
                 return error
         ended: asyncio.Future[APIError | None] = asyncio.get_running_loop().create_future()
 
-        def handle(event: _Event) -> None:
+        def handle(event: StreamEvent) -> None:
             if ended.done():
                 return  # e.g. audio a decoder still gives after a failure: never emitted
             try:
@@ -331,10 +331,10 @@ class StreamRunner:
                     return APITimeoutError(f"Soniox TTS stream silent for {silence:.1f}s")
 
     def _handle(
-        self, stream: SonioxStream, event: _Event, segment_start: float
+        self, stream: SonioxStream, event: StreamEvent, segment_start: float
     ) -> APIError | Literal[False] | None:
         """One event of a stream: False to go on; else how the stream ended (None: done)."""
-        if isinstance(event, _Timings):
+        if isinstance(event, TimingsEvent):
             if self._settings.aligned_transcript:
                 chars = parse_timestamps(event.payload)
                 stream.ledger.add_timings(chars)
@@ -343,10 +343,10 @@ class StreamRunner:
                 # parsed only if a replay or a replacement's alignment asks for them
                 stream.ledger.add_timings_later(event.payload)
             self._settle_drop(stream)
-        elif isinstance(event, _Audio):
+        elif isinstance(event, AudioEvent):
             self._settle_drop(stream)
             self._emit(stream, event.pcm)
-        elif isinstance(event, _Done):
+        elif isinstance(event, DoneEvent):
             if self._settings.aligned_transcript:
                 self._push_words(stream, stream.words.flush(), segment_start)
             return None
